@@ -1,0 +1,27 @@
+import type { CodeWindow, LabelMeta, LabelRef, Owner, SeedInput } from "../seed.js";
+
+/**
+ * Where seeds live. Every implementation passes the same contract suite (test/store-contract.ts).
+ * Failures to reach the backing service throw TotpError UNAVAILABLE; nothing a backend says reaches the message.
+ */
+export interface SeedStore {
+  /** "vault-kv", "vault-totp" or "file", for logs and metrics. */
+  readonly kind: string;
+  /**
+   * Stores a seed. Throws TotpError ALREADY_EXISTS when the label exists and `overwrite` is false; of several
+   * concurrent creations of one label exactly one succeeds. Answers the stored metadata.
+   */
+  put(ref: LabelRef, seed: SeedInput, registeredBy: string, overwrite: boolean): Promise<LabelMeta>;
+  /** The codes at `atMs` (Unix milliseconds), or undefined when the label does not exist. */
+  codes(ref: LabelRef, atMs: number): Promise<{ meta: LabelMeta; window: CodeWindow } | undefined>;
+  /** The metadata of one label, or undefined. */
+  info(ref: LabelRef): Promise<LabelMeta | undefined>;
+  /** All labels of one owner (the shared owner lists every shared label stored), sorted by label. */
+  list(owner: Owner): Promise<LabelMeta[]>;
+  /** Removes a label; false when it did not exist. */
+  remove(ref: LabelRef): Promise<boolean>;
+  /** Resolves when the backing service answers and can serve; throws TotpError UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  /** Releases timers and connections. */
+  close(): Promise<void>;
+}
