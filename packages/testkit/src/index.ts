@@ -1,0 +1,16 @@
+export { freePort } from "./freePort.js";
+export { makeTestPki, spiffeId, type TestCert, type TestPki, TRUST_DOMAIN } from "./makeTestPki.js";
+export { type ExitStatus, type ProcessHandle, type RunProcessOptions, runProcess } from "./runProcess.js";
+export {
+  type AppRoleOptions,
+  type AuditEntry,
+  type AuditedVault,
+  type PersistentVault,
+  type StartedVault,
+  type StartVaultOptions,
+  startVault,
+  type Vault,
+} from "./startVault.js";
+export { toolPath } from "./toolPath.js";
+export { VaultError } from "./VaultError.js";
+export { vaultRequest } from "./vaultRequest.js";

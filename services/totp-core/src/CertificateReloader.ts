@@ -1,0 +1,133 @@
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import type { experimental } from "@grpc/grpc-js";
+
+type Provider = experimental.CertificateProvider;
+type IdentityListener = experimental.IdentityCertificateUpdateListener;
+type CaListener = experimental.CaCertificateUpdateListener;
+
+export interface CertificateFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+export interface LoadedCertificates {
+  certificate: Buffer;
+  privateKey: Buffer;
+  caCertificate: Buffer;
+  /** When the serving certificate expires, for the expiry metric. */
+  notAfter: Date;
+}
+
+/** Reads and checks a certificate set: every file parses and the key belongs to the certificate. */
+export async function loadCertificates(files: CertificateFiles): Promise<LoadedCertificates> {
+  const [certificate, privateKey, caCertificate] = await Promise.all([
+    readFile(files.certFile),
+    readFile(files.keyFile),
+    readFile(files.caFile),
+  ]);
+  const cert = new X509Certificate(certificate);
+  new X509Certificate(caCertificate);
+  if (!cert.checkPrivateKey(createPrivateKey(privateKey))) {
+    throw new Error(`${files.keyFile} is not the key of ${files.certFile}`);
+  }
+  return { certificate, privateKey, caCertificate, notAfter: new Date(cert.validTo) };
+}
+
+/**
+ * Serves the TLS certificate, key and CA from files and re-reads them periodically, so that rotated files
+ * (cert-manager replaces them in place) apply to new connections without a restart. Unlike grpc-js's own file
+ * watcher it publishes only complete, consistent sets: a rotation caught half-written keeps the previous set,
+ * so the server never stops accepting connections.
+ */
+export class CertificateReloader implements Provider {
+  readonly #files: CertificateFiles;
+  readonly #identityListeners = new Set<IdentityListener>();
+  readonly #caListeners = new Set<CaListener>();
+  readonly #onChange: (loaded: LoadedCertificates) => void;
+  readonly #onError: (err: unknown) => void;
+  #current: LoadedCertificates;
+  #digest: string;
+  #timer: NodeJS.Timeout;
+
+  private constructor(
+    files: CertificateFiles,
+    first: LoadedCertificates,
+    reloadMs: number,
+    onChange: (loaded: LoadedCertificates) => void,
+    onError: (err: unknown) => void,
+  ) {
+    this.#files = files;
+    this.#current = first;
+    this.#digest = digestOf(first);
+    this.#onChange = onChange;
+    this.#onError = onError;
+    this.#timer = setInterval(() => void this.reload(), reloadMs);
+    this.#timer.unref();
+  }
+
+  /** Loads the files once (a bad set stops the start) and then watches them. */
+  static async start(
+    files: CertificateFiles,
+    reloadMs: number,
+    onChange: (loaded: LoadedCertificates) => void,
+    onError: (err: unknown) => void,
+  ): Promise<CertificateReloader> {
+    const first = await loadCertificates(files);
+    onChange(first);
+    return new CertificateReloader(files, first, reloadMs, onChange, onError);
+  }
+
+  get current(): LoadedCertificates {
+    return this.#current;
+  }
+
+  /** Re-reads the files now; publishes them when they changed and are consistent. */
+  async reload(): Promise<void> {
+    let next: LoadedCertificates;
+    try {
+      next = await loadCertificates(this.#files);
+    } catch (err) {
+      this.#onError(err);
+      return;
+    }
+    const digest = digestOf(next);
+    if (digest === this.#digest) return;
+    this.#current = next;
+    this.#digest = digest;
+    this.#onChange(next);
+    for (const listener of this.#identityListeners) listener(next);
+    for (const listener of this.#caListeners) listener(next);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  addCaCertificateListener(listener: CaListener): void {
+    this.#caListeners.add(listener);
+    process.nextTick(listener, this.#current);
+  }
+
+  removeCaCertificateListener(listener: CaListener): void {
+    this.#caListeners.delete(listener);
+  }
+
+  addIdentityCertificateListener(listener: IdentityListener): void {
+    this.#identityListeners.add(listener);
+    process.nextTick(listener, this.#current);
+  }
+
+  removeIdentityCertificateListener(listener: IdentityListener): void {
+    this.#identityListeners.delete(listener);
+  }
+}
+
+function digestOf(loaded: LoadedCertificates): string {
+  return createHash("sha256")
+    .update(loaded.certificate)
+    .update(loaded.privateKey)
+    .update(loaded.caCertificate)
+    .digest("hex");
+}

@@ -1,0 +1,217 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import type { RateLimitPolicy } from "./ops/RateLimits.js";
+
+/**
+ * totp-core's whole configuration, read from the environment once at start. Every problem is reported with the
+ * name of the variable, so an operator can fix a Deployment without reading code.
+ */
+export interface Config {
+  listen: HostPort;
+  tls: { certFile: string; keyFile: string; caFile: string; reloadMs: number };
+  policyFile: string;
+  policyReloadMs: number;
+  store: StoreConfig;
+  cacheTtlMs: number;
+  healthListen: HostPort | undefined;
+  metricsListen: HostPort | undefined;
+  auditFile: string | undefined;
+  reflection: boolean;
+  shutdownGraceMs: number;
+  logLevel: string;
+  rateLimits: RateLimitPolicy;
+  keepalive: { timeMs: number; timeoutMs: number; maxConnectionAgeMs: number; maxConcurrentStreams: number };
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export type VaultAuthConfig =
+  | { method: "token"; token: string }
+  | { method: "approle"; roleId: string; secretId: string; mount: string }
+  | { method: "kubernetes"; role: string; jwtPath: string; mount: string };
+
+export interface VaultConfig {
+  addr: string;
+  caCertPem: string | undefined;
+  timeoutMs: number;
+  auth: VaultAuthConfig;
+}
+
+export type StoreConfig =
+  | { kind: "vault-kv"; vault: VaultConfig; kvMount: string; prefix: string }
+  | { kind: "vault-totp"; vault: VaultConfig; kvMount: string; prefix: string; totpMount: string }
+  | { kind: "file"; path: string; key: Buffer };
+
+/** A configuration problem; its message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, for example 0.0.0.0:8443")
+  .transform((text, ctx): HostPort => {
+    const at = text.lastIndexOf(":");
+    const port = Number(text.slice(at + 1));
+    if (port > 65535) ctx.addIssue({ code: "custom", message: "port must be 0 to 65535" });
+    return { host: text.slice(0, at).replace(/^\[|\]$/g, ""), port };
+  });
+
+const boolean = z.enum(["true", "false", "1", "0", ""]).transform((v) => v === "true" || v === "1");
+const millis = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const perMinute = (fallback: number) => z.coerce.number().int().min(1).max(1_000_000).default(fallback);
+const path = z.string().min(1);
+
+const schema = z.object({
+  TOTP_LISTEN: hostPort.default({ host: "0.0.0.0", port: 8443 }),
+  TOTP_TLS_CERT: path,
+  TOTP_TLS_KEY: path,
+  TOTP_TLS_CA: path,
+  TOTP_TLS_RELOAD_MS: millis(10_000, 100),
+  TOTP_POLICY_FILE: path,
+  TOTP_POLICY_RELOAD_MS: millis(2_000, 100),
+  TOTP_STORE: z.enum(["vault-kv", "vault-totp", "file"]).optional(),
+  TOTP_CACHE_TTL_MS: millis(10_000).pipe(z.number().max(30_000, "at most 30000: a seed stays in memory no longer")),
+  TOTP_HEALTH_LISTEN: hostPort.optional(),
+  TOTP_METRICS_LISTEN: hostPort.optional(),
+  TOTP_AUDIT_FILE: path.optional(),
+  TOTP_REFLECTION: boolean.default(false),
+  TOTP_SHUTDOWN_GRACE_MS: millis(10_000),
+  TOTP_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  TOTP_RATE_CODES_PER_LABEL: perMinute(10),
+  TOTP_RATE_REQUESTS_PER_PRINCIPAL: perMinute(60),
+  TOTP_RATE_WRITES_PER_PRINCIPAL: perMinute(20),
+  TOTP_RATE_DELETES_PER_PRINCIPAL: perMinute(20),
+  TOTP_KEEPALIVE_TIME_MS: millis(60_000, 1000),
+  TOTP_KEEPALIVE_TIMEOUT_MS: millis(20_000, 1000),
+  TOTP_MAX_CONNECTION_AGE_MS: millis(30 * 60_000, 1000),
+  TOTP_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(256),
+  VAULT_ADDR: z.url({ protocol: /^https?$/ }).optional(),
+  VAULT_CACERT: path.optional(),
+  VAULT_TIMEOUT_MS: millis(5_000, 100),
+  VAULT_AUTH_METHOD: z.enum(["token", "approle", "kubernetes"]).optional(),
+  VAULT_ROLE_ID: z.string().min(1).optional(),
+  VAULT_APPROLE_MOUNT: z.string().min(1).default("approle"),
+  VAULT_K8S_ROLE: z.string().min(1).optional(),
+  VAULT_K8S_MOUNT: z.string().min(1).default("kubernetes"),
+  VAULT_K8S_JWT_FILE: path.default("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+  TOTP_VAULT_KV_MOUNT: z.string().min(1).default("secret"),
+  TOTP_VAULT_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*$/, "expected path segments of a-z, 0-9, _ and -")
+    .default("totp"),
+  TOTP_VAULT_TOTP_MOUNT: z.string().min(1).default("totp"),
+  TOTP_FILE_PATH: path.default("totp-seeds.enc"),
+});
+
+/** Reads a secret from NAME, or from the file named by NAME_FILE (Kubernetes Secret mounts). */
+export function secretFromEnv(env: Env, name: string): string | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (direct && file) throw new ConfigError(`${name} and ${name}_FILE are both set: keep one`);
+  if (direct) return direct;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+/** The 32-byte file-store key, given as 64 hex digits or as base64. */
+export function parseFileKey(text: string): Buffer {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, "hex");
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(text)) return Buffer.from(text, "base64");
+  throw new ConfigError("TOTP_FILE_KEY: expected 32 bytes as 64 hex digits or as base64");
+}
+
+function readPem(variable: string, file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+function vaultAuth(env: Env, v: z.infer<typeof schema>): VaultAuthConfig {
+  const token = secretFromEnv(env, "VAULT_TOKEN");
+  const secretId = secretFromEnv(env, "VAULT_SECRET_ID");
+  const method = v.VAULT_AUTH_METHOD ?? (token ? "token" : v.VAULT_ROLE_ID ? "approle" : "kubernetes");
+  if (method === "token") {
+    if (!token) throw new ConfigError("VAULT_TOKEN: required with VAULT_AUTH_METHOD=token (or set VAULT_TOKEN_FILE)");
+    return { method, token };
+  }
+  if (method === "approle") {
+    if (!v.VAULT_ROLE_ID) throw new ConfigError("VAULT_ROLE_ID: required with VAULT_AUTH_METHOD=approle");
+    if (!secretId) throw new ConfigError("VAULT_SECRET_ID: required with VAULT_AUTH_METHOD=approle");
+    return { method, roleId: v.VAULT_ROLE_ID, secretId, mount: v.VAULT_APPROLE_MOUNT };
+  }
+  if (!v.VAULT_K8S_ROLE) {
+    throw new ConfigError("VAULT_K8S_ROLE: required with Kubernetes auth (or set VAULT_TOKEN or VAULT_ROLE_ID)");
+  }
+  return { method, role: v.VAULT_K8S_ROLE, jwtPath: v.VAULT_K8S_JWT_FILE, mount: v.VAULT_K8S_MOUNT };
+}
+
+function storeConfig(env: Env, v: z.infer<typeof schema>): StoreConfig {
+  const kind = v.TOTP_STORE ?? (v.VAULT_ADDR ? "vault-kv" : "file");
+  if (kind === "file") {
+    const keyText = secretFromEnv(env, "TOTP_FILE_KEY");
+    if (!keyText) throw new ConfigError("TOTP_FILE_KEY: required with the file store (or set TOTP_FILE_KEY_FILE)");
+    return { kind, path: v.TOTP_FILE_PATH, key: parseFileKey(keyText) };
+  }
+  if (!v.VAULT_ADDR) throw new ConfigError(`VAULT_ADDR: required with TOTP_STORE=${kind}`);
+  const vault: VaultConfig = {
+    addr: v.VAULT_ADDR,
+    caCertPem: readPem("VAULT_CACERT", v.VAULT_CACERT),
+    timeoutMs: v.VAULT_TIMEOUT_MS,
+    auth: vaultAuth(env, v),
+  };
+  const common = { vault, kvMount: v.TOTP_VAULT_KV_MOUNT, prefix: v.TOTP_VAULT_PREFIX };
+  return kind === "vault-kv" ? { kind, ...common } : { kind, ...common, totpMount: v.TOTP_VAULT_TOTP_MOUNT };
+}
+
+/** Validates the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  // Empty strings mean "unset", as a Kubernetes env entry with an empty value would.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? "environment");
+    const message = issue?.code === "invalid_type" && present[name] === undefined ? "required" : issue?.message;
+    throw new ConfigError(`${name}: ${message}`);
+  }
+  const v = parsed.data;
+  return {
+    listen: v.TOTP_LISTEN,
+    tls: { certFile: v.TOTP_TLS_CERT, keyFile: v.TOTP_TLS_KEY, caFile: v.TOTP_TLS_CA, reloadMs: v.TOTP_TLS_RELOAD_MS },
+    policyFile: v.TOTP_POLICY_FILE,
+    policyReloadMs: v.TOTP_POLICY_RELOAD_MS,
+    store: storeConfig(env, v),
+    cacheTtlMs: v.TOTP_CACHE_TTL_MS,
+    healthListen: v.TOTP_HEALTH_LISTEN,
+    metricsListen: v.TOTP_METRICS_LISTEN,
+    auditFile: v.TOTP_AUDIT_FILE,
+    reflection: v.TOTP_REFLECTION,
+    shutdownGraceMs: v.TOTP_SHUTDOWN_GRACE_MS,
+    logLevel: v.TOTP_LOG_LEVEL,
+    rateLimits: {
+      codesPerLabelPerMinute: v.TOTP_RATE_CODES_PER_LABEL,
+      requestsPerMinute: v.TOTP_RATE_REQUESTS_PER_PRINCIPAL,
+      writesPerMinute: v.TOTP_RATE_WRITES_PER_PRINCIPAL,
+      deletesPerMinute: v.TOTP_RATE_DELETES_PER_PRINCIPAL,
+    },
+    keepalive: {
+      timeMs: v.TOTP_KEEPALIVE_TIME_MS,
+      timeoutMs: v.TOTP_KEEPALIVE_TIMEOUT_MS,
+      maxConnectionAgeMs: v.TOTP_MAX_CONNECTION_AGE_MS,
+      maxConcurrentStreams: v.TOTP_MAX_CONCURRENT_STREAMS,
+    },
+  };
+}

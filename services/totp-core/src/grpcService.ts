@@ -1,0 +1,102 @@
+import { randomUUID } from "node:crypto";
+import { type handleUnaryCall, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
+import type { TotpServiceServer } from "@totp-custody/contract";
+import type { Logger } from "pino";
+import { asTotpError, type ErrorCode, toServiceError } from "./errors.js";
+import { VERIFIED_CLIENT_KEY } from "./identity.js";
+import type { AuditEntry } from "./ops/AuditLog.js";
+import { type Caller, type Policy, resolveCaller } from "./policy/index.js";
+import type { TotpService } from "./TotpService.js";
+
+/** Which rate limit an RPC draws on, besides the per-principal one every call draws on. */
+export type LimitKind = "code" | "read" | "write" | "delete";
+
+/** What the transport layer does around every call; the server wires these to the audit log, limits and metrics. */
+export interface CallHooks {
+  /** Throws TotpError RESOURCE_EXHAUSTED when the caller is over a limit. */
+  checkLimit(kind: LimitKind, principal: string, label: string | undefined): void;
+  /** Resolves once the audit line is durably written: the answer leaves only after that. */
+  audit(entry: AuditEntry): Promise<void>;
+  /** Counts the call and its latency. */
+  observe(method: string, outcome: "ok" | ErrorCode, seconds: number): void;
+}
+
+export interface GrpcServiceDeps {
+  service: TotpService;
+  policy: () => Policy;
+  hooks: CallHooks;
+  log: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+interface Request {
+  onBehalfOf: string;
+  label?: string;
+}
+
+/** The grpc-js implementation of TotpService: identity, limits, audit and error mapping around each operation. */
+export function createGrpcService({ service, policy, hooks, log }: GrpcServiceDeps): TotpServiceServer {
+  function unary<Req extends Request, Res>(
+    method: string,
+    kind: LimitKind,
+    run: (caller: Caller, request: Req) => Promise<Res>,
+  ): handleUnaryCall<Req, Res> {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      const started = performance.now();
+      const client = call.metadata.get(VERIFIED_CLIENT_KEY)[0];
+      const sentId = call.metadata.get("x-request-id")[0];
+      const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
+      const label = call.request.label || undefined;
+      let principal: string | undefined;
+
+      const finish = (outcome: "ok" | ErrorCode, grpcStatus: number, answer: () => void) => {
+        const latency = performance.now() - started;
+        hooks.observe(method, outcome, latency / 1000);
+        const entry: AuditEntry = {
+          requestId,
+          client: typeof client === "string" ? client : "",
+          principal,
+          method,
+          label,
+          outcome,
+          status: grpcStatus,
+          latencyMs: Math.round(latency * 1000) / 1000,
+        };
+        hooks.audit(entry).then(answer, (err: unknown) => {
+          // An answered call must never be missing from the audit log: without the line there is no answer.
+          log.error({ err, method, requestId }, "audit write failed; refusing the call");
+          callback(toServiceError(new Error("audit log write failed")), null);
+        });
+      };
+
+      (async () => {
+        const caller = resolveCaller(
+          policy(),
+          typeof client === "string" ? client : undefined,
+          call.request.onBehalfOf,
+        );
+        principal = caller.principal;
+        hooks.checkLimit(kind, caller.principal, label);
+        return run(caller, call.request);
+      })().then(
+        (response) => finish("ok", status.OK, () => callback(null, response)),
+        (err: unknown) => {
+          const e = asTotpError(err);
+          if (e.code === "INTERNAL") log.error({ err, method, requestId }, "unexpected error");
+          else if (e.code === "UNAVAILABLE") log.warn({ err: e.cause ?? e, method, requestId }, "store unavailable");
+          const mapped = toServiceError(e);
+          finish(e.code, mapped.code ?? status.UNKNOWN, () => callback(mapped, null));
+        },
+      );
+    };
+  }
+
+  return {
+    generateCode: unary("GenerateCode", "code", (caller, r) => service.generateCode(caller, r)),
+    registerSeed: unary("RegisterSeed", "write", (caller, r) => service.registerSeed(caller, r)),
+    listLabels: unary("ListLabels", "read", (caller, r) => service.listLabels(caller, r)),
+    deleteSeed: unary("DeleteSeed", "delete", (caller, r) => service.deleteSeed(caller, r)),
+    importSeeds: unary("ImportSeeds", "write", (caller, r) => service.importSeeds(caller, r)),
+  };
+}

@@ -1,0 +1,211 @@
+import { hash, randomBytes } from "node:crypto";
+import { closeSync, fdatasync, openSync, write } from "node:fs";
+import type { Writable } from "node:stream";
+import { promisify } from "node:util";
+import type { ErrorCode } from "../errors.js";
+
+/**
+ * What the audit log keeps of one finished RPC. There is deliberately no field that could hold a seed or a code,
+ * and only these fields are ever written (extra properties of the object passed in are ignored): redaction holds
+ * by construction instead of depending on a filter that someone could forget to extend.
+ */
+export interface AuditEntry {
+  /** The caller's request id, or the one the server assigned. */
+  requestId: string;
+  /** The identity in the client certificate. */
+  client: string;
+  /** Whom the call acted for; absent when the call failed before a principal was known. */
+  principal?: string;
+  /** The RPC method, e.g. "GenerateCode". */
+  method: string;
+  /** Absent for calls that name no label. */
+  label?: string;
+  outcome: "ok" | ErrorCode;
+  /** The numeric gRPC status code sent to the caller. */
+  status: number;
+  latencyMs: number;
+}
+
+/** The SHA-256 (hex) that the next line's "prev" must hold: of the line's exact bytes without its newline. */
+export function hashAuditLine(line: string): string {
+  // The one-shot hash skips creating a Hash object: about twice as fast, and this runs once per RPC.
+  return hash("sha256", line, "hex");
+}
+
+/** Lines enqueued while another write is in flight; they share one write and one promise. */
+interface Batch {
+  data: string;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { data: "", promise, resolve, reject };
+}
+
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+async function appendDurably(fd: number, data: string): Promise<void> {
+  const bytes = Buffer.from(data);
+  // A file can take fewer bytes than asked; finishing the rest keeps a line from being cut in two.
+  for (let offset = 0; offset < bytes.length; ) {
+    const { bytesWritten } = await writeAsync(fd, bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
+  }
+  // fdatasync so an answered call survives a machine crash too; group commit pays for it once per batch.
+  await fdatasyncAsync(fd);
+}
+
+/**
+ * A JSON string literal. Ids, names and labels rarely need escaping, and quoting them directly is several times
+ * cheaper than JSON.stringify; anything with a quote, backslash, control character or surrogate takes the general
+ * path, so the output is always the exact JSON.stringify result.
+ */
+function jsonString(s: string | undefined): string {
+  if (s === undefined) return "null";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+// NaN or Infinity would make the line invalid JSON.
+const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
+
+/**
+ * The hash-chained audit log: one JSON line per RPC, each carrying the SHA-256 of the line before it, so that an
+ * edited, deleted or reordered line shows (see verifyAuditChain).
+ *
+ * Group commit: `record` hashes and enqueues its line at once (so the chain follows call order), and the lines
+ * that arrive while a write is in flight all go out in the next single write (+ fdatasync for a file). Each
+ * promise resolves once the write holding its line is done, so a call's answer can wait for its audit line
+ * without every call paying for its own write.
+ *
+ * After a failed write every later `record` rejects with that error: the log cannot promise that an answered
+ * call is in it any more, so the service fails closed rather than answering unaudited calls.
+ */
+export class AuditLog {
+  /** A per-process random start value: a verifier tells a restart (start:true) from deleted lines. */
+  private prev = randomBytes(32).toString("hex");
+  private seq = 0;
+  private pending: Batch | undefined;
+  private inFlight: Batch | undefined;
+  private failure: unknown;
+  private closed = false;
+  private writes = 0;
+  /** toISOString is costly next to the rest of a line; calls within one millisecond share the string. */
+  private isoMs = Number.NaN;
+  private iso = "";
+
+  private constructor(
+    private readonly writeBatch: (data: string) => Promise<void>,
+    private readonly release: () => void,
+  ) {}
+
+  /** Appends to a file, created owner-only when missing. Opened at once so a bad path fails at start. */
+  static toFile(path: string): AuditLog {
+    const fd = openSync(path, "a", 0o600);
+    return new AuditLog(
+      (data) => appendDurably(fd, data),
+      () => closeSync(fd),
+    );
+  }
+
+  /** Writes to a stream, by default stdout beside the service log (the lines carry "log":"audit"). */
+  static toStream(stream: Writable = process.stdout): AuditLog {
+    return new AuditLog(
+      (data) => new Promise((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve()))),
+      // The stream belongs to the caller (stdout must stay open for the service log).
+      () => {},
+    );
+  }
+
+  /** How many writes went out; fewer than the lines recorded when group commit batched them. */
+  get flushes(): number {
+    return this.writes;
+  }
+
+  /** Resolves once the entry's line is written (and synced, for a file). */
+  record(entry: AuditEntry): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error("audit log is closed"));
+    this.seq++;
+    const ms = Date.now();
+    if (ms !== this.isoMs) {
+      this.isoMs = ms;
+      this.iso = new Date(ms).toISOString();
+    }
+    const line =
+      '{"log":"audit","time":"' +
+      this.iso +
+      '","requestId":' +
+      jsonString(entry.requestId) +
+      ',"client":' +
+      jsonString(entry.client) +
+      ',"principal":' +
+      jsonString(entry.principal) +
+      ',"method":' +
+      jsonString(entry.method) +
+      ',"label":' +
+      jsonString(entry.label) +
+      ',"outcome":' +
+      jsonString(entry.outcome) +
+      ',"status":' +
+      jsonNumber(entry.status) +
+      ',"latencyMs":' +
+      jsonNumber(Math.round(entry.latencyMs * 1000) / 1000) +
+      ',"prev":"' +
+      this.prev +
+      '","seq":' +
+      this.seq +
+      (this.seq === 1 ? ',"start":true}' : "}");
+    this.prev = hashAuditLine(line);
+    this.pending ??= newBatch();
+    this.pending.data += `${line}\n`;
+    const { promise } = this.pending;
+    if (this.inFlight === undefined) this.flush();
+    return promise;
+  }
+
+  /** Waits for every recorded line to be written, then releases the file. Later `record` calls reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await (this.pending ?? this.inFlight)?.promise;
+    } finally {
+      this.release();
+    }
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    if (batch === undefined) return;
+    this.pending = undefined;
+    this.inFlight = batch;
+    this.writes++;
+    this.writeBatch(batch.data).then(
+      () => {
+        this.inFlight = undefined;
+        // Start the next write before waking this batch's callers, so the disk is never idle while lines wait.
+        this.flush();
+        batch.resolve();
+      },
+      (err: unknown) => {
+        this.inFlight = undefined;
+        this.failure = err;
+        batch.reject(err);
+        this.pending?.reject(err);
+        this.pending = undefined;
+      },
+    );
+  }
+}

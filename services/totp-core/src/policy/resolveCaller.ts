@@ -1,0 +1,45 @@
+import { invalid, TotpError } from "../errors.js";
+import type { Policy } from "./Policy.js";
+import { principalProblem } from "./principal.js";
+
+/** Who is calling: the authenticated client and the principal the request is for. */
+export interface Caller {
+  /** The SPIFFE ID of the client certificate. */
+  readonly clientId: string;
+  /** The principal the request acts for: it owns personal labels and is checked against shared ones. */
+  readonly principal: string;
+  /** The client is an admin: it manages, and so reads, every shared label. */
+  readonly admin: boolean;
+}
+
+const denied = (message: string): TotpError => new TotpError("PERMISSION_DENIED", message);
+
+/**
+ * The caller of a request, from the client certificate identity and the request's on_behalf_of ("" when unset).
+ * - No or unknown identity: PERMISSION_DENIED (the SPIFFE ID is not secret, so the message names it).
+ * - A client with `principal` acts as that principal; on_behalf_of must be empty or that very principal, anything
+ *   else is PERMISSION_DENIED.
+ * - A bot (`actsFor`) must name a user of its platform: missing or malformed on_behalf_of is INVALID_ARGUMENT (a bug
+ *   in the bot's request), a well-formed principal of another platform is PERMISSION_DENIED.
+ */
+export function resolveCaller(policy: Policy, clientId: string | undefined, onBehalfOf: string): Caller {
+  if (!clientId) throw denied("a client certificate with a spiffe:// URI SAN is required");
+  const rule = policy.clients.get(clientId);
+  if (rule === undefined) throw denied(`client certificate ${clientId} is not allowed`);
+
+  if (rule.kind === "principal") {
+    if (onBehalfOf !== "" && onBehalfOf !== rule.principal) {
+      throw denied(`client ${clientId} acts as ${rule.principal} only; it may not set on_behalf_of to anyone else`);
+    }
+    return { clientId, principal: rule.principal, admin: rule.admin };
+  }
+
+  const expected = `${rule.platform}:<user id>`;
+  if (onBehalfOf === "") throw invalid(`on_behalf_of: required for client ${clientId}, expected ${expected}`);
+  const problem = principalProblem(onBehalfOf);
+  if (problem) throw invalid(`on_behalf_of: ${problem}`);
+  if (!onBehalfOf.startsWith(`${rule.platform}:`)) {
+    throw denied(`client ${clientId} acts for ${rule.platform} users only, not for ${onBehalfOf}`);
+  }
+  return { clientId, principal: onBehalfOf, admin: false };
+}

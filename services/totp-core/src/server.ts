@@ -1,0 +1,155 @@
+import { join } from "node:path";
+import { experimental, Server, ServerCredentials } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { protoRoot, TotpServiceService } from "@totp-custody/contract";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import type { Logger } from "pino";
+import { CertificateReloader } from "./CertificateReloader.js";
+import type { Config, HostPort } from "./config.js";
+import { createGrpcService } from "./grpcService.js";
+import { identityInterceptor } from "./identity.js";
+import { safeError } from "./logger.js";
+import { AuditLog } from "./ops/AuditLog.js";
+import { Metrics } from "./ops/Metrics.js";
+import { RateLimits } from "./ops/RateLimits.js";
+import { type MetricsServer, startMetricsServer } from "./ops/startMetricsServer.js";
+import { PolicyWatcher } from "./policy/index.js";
+import { createSeedStore } from "./store/createSeedStore.js";
+import { TotpService } from "./TotpService.js";
+
+export interface RunningServer {
+  /** The bound gRPC port (useful when TOTP_LISTEN asked for port 0). */
+  port: number;
+  healthPort: number | undefined;
+  metricsPort: number | undefined;
+  /** Health NOT_SERVING, stop accepting, let calls finish within the grace period, then release everything. */
+  shutdown(): Promise<void>;
+}
+
+/** The services the health endpoints report: the whole server ("") and the contract's service. */
+const HEALTH_SERVICES = ["", "totp.v1.TotpService"];
+const HEALTH_INTERVAL_MS = 2000;
+/** Requests are small (a label, a URI); anything larger is refused before it is parsed. */
+const MAX_REQUEST_BYTES = 16 * 1024;
+
+const address = ({ host, port }: HostPort) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+function bind(server: Server, at: HostPort, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address(at), credentials, (err, port) => (err ? reject(err) : resolve(port))),
+  );
+}
+
+/** Wires totp-core from a validated configuration and starts serving. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const metrics = new Metrics();
+  const policy = new PolicyWatcher({
+    file: config.policyFile,
+    pollIntervalMs: config.policyReloadMs,
+    onReload: () => log.info({ file: config.policyFile }, "policy reloaded"),
+    onError: (err) => log.error({ err }, "policy file rejected; the previous policy stays in force"),
+  });
+  const store = await createSeedStore(config.store, { cacheTtlMs: config.cacheTtlMs, metrics, log });
+  const audit = config.auditFile ? AuditLog.toFile(config.auditFile) : AuditLog.toStream();
+  const limits = new RateLimits(config.rateLimits, { onRefused: (kind) => metrics.rateLimited.inc({ kind }) });
+  const certificates = await CertificateReloader.start(
+    config.tls,
+    config.tls.reloadMs,
+    (loaded) => {
+      metrics.tlsCertificateExpiry.set(loaded.notAfter.getTime() / 1000);
+      log.info({ notAfter: loaded.notAfter.toISOString() }, "TLS certificates loaded");
+    },
+    (err) => log.error({ err: safeError(err) }, "TLS certificate files unusable; keeping the previous ones"),
+  );
+
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, "NOT_SERVING"])));
+  let shuttingDown = false;
+  const setHealth = (status: ServingStatus) => {
+    for (const name of HEALTH_SERVICES) health.setStatus(name, status);
+  };
+  const probe = async () => {
+    try {
+      await store.ping();
+      if (!shuttingDown) setHealth("SERVING");
+    } catch (err) {
+      setHealth("NOT_SERVING");
+      log.warn({ err: safeError(err), store: store.kind }, "store not answering; health is NOT_SERVING");
+    }
+  };
+  await probe();
+  const probeTimer = setInterval(() => void probe(), HEALTH_INTERVAL_MS);
+  probeTimer.unref();
+
+  const server = new Server({
+    interceptors: [identityInterceptor],
+    "grpc.max_receive_message_length": MAX_REQUEST_BYTES,
+    "grpc.keepalive_time_ms": config.keepalive.timeMs,
+    "grpc.keepalive_timeout_ms": config.keepalive.timeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_connection_age_ms": config.keepalive.maxConnectionAgeMs,
+    "grpc.max_connection_age_grace_ms": config.shutdownGraceMs,
+    "grpc.max_concurrent_streams": config.keepalive.maxConcurrentStreams,
+  });
+  server.addService(
+    TotpServiceService,
+    createGrpcService({
+      service: new TotpService({ store, policy: () => policy.current() }),
+      policy: () => policy.current(),
+      log,
+      hooks: {
+        checkLimit: (kind, principal, label) => limits.check(kind, principal, label),
+        audit: (entry) => audit.record(entry),
+        observe: (method, outcome, seconds) => {
+          metrics.rpcRequests.inc({ method, code: outcome === "ok" ? "OK" : outcome });
+          metrics.rpcDuration.observe({ method }, seconds);
+        },
+      },
+    }),
+  );
+  health.addToServer(server);
+  if (config.reflection) {
+    const definition = loadSync(join(protoRoot, "totp/v1/totp.proto"), { includeDirs: [protoRoot] });
+    new ReflectionService(definition).addToServer(server);
+  }
+  const credentials = experimental.createCertificateProviderServerCredentials(certificates, certificates, true);
+  const port = await bind(server, config.listen, credentials);
+
+  let healthServer: Server | undefined;
+  let healthPort: number | undefined;
+  if (config.healthListen) {
+    // Kubernetes probes cannot present a client certificate: this port answers health checks and nothing else.
+    healthServer = new Server();
+    health.addToServer(healthServer);
+    healthPort = await bind(healthServer, config.healthListen, ServerCredentials.createInsecure());
+  }
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsListen) {
+    metricsServer = await startMetricsServer(metrics, config.metricsListen.host, config.metricsListen.port);
+  }
+
+  async function shutdown(): Promise<void> {
+    shuttingDown = true;
+    setHealth("NOT_SERVING");
+    clearInterval(probeTimer);
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        log.warn({ graceMs: config.shutdownGraceMs }, "grace period over; cancelling the calls still running");
+        server.forceShutdown();
+        resolve();
+      }, config.shutdownGraceMs);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    healthServer?.forceShutdown();
+    await metricsServer?.close();
+    certificates.close();
+    policy.close();
+    await audit.close();
+    await store.close();
+  }
+
+  return { port, healthPort, metricsPort: metricsServer?.port, shutdown };
+}

@@ -1,0 +1,232 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { LabelRef, Owner, SeedRecord } from "../seed.js";
+import { refKey, splitPrincipal } from "./labelPaths.js";
+import type { SeedRecords } from "./SeedRecords.js";
+import { fromStoredRecord, type StoredRecord, toStoredRecord } from "./storedRecord.js";
+import { storeUnavailable } from "./storeErrors.js";
+
+/*
+ * File layout: MAGIC (8 bytes) | version (1) | key check (8) | IV (12) | AES-256-GCM ciphertext | tag (16).
+ * The first 17 bytes are authenticated data, so a changed version or key check fails like a changed ciphertext.
+ * The key check is an HMAC of a constant under the key: it tells a wrong key from a damaged file before decrypting,
+ * and reveals nothing about the key.
+ */
+const MAGIC = Buffer.from("TOTPSEED", "latin1");
+const VERSION = 1;
+const KEY_CHECK_LENGTH = 8;
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+const HEADER_LENGTH = MAGIC.length + 1 + KEY_CHECK_LENGTH;
+const TMP_INFIX = ".tmp-";
+
+interface Entry {
+  label: string;
+  owner: Owner;
+  record: SeedRecord;
+}
+
+/** The decrypted content: one entry per label, with its owner (a principal, or null for a shared label). */
+interface Content {
+  records: Array<StoredRecord & { label: string; principal: string | null }>;
+}
+
+/**
+ * Seed records in one local file encrypted with AES-256-GCM, for a laptop or a single node (one process per file:
+ * it is read once at open, and each change writes it whole). A change is written to a temporary file, flushed to
+ * disk, renamed over the old file and the folder flushed, so a crash at any moment leaves the previous or the new
+ * content, never a mix; changes are applied one at a time. Reads come from memory.
+ */
+export class FileStore implements SeedRecords {
+  readonly kind = "file";
+  readonly #path: string;
+  readonly #key: Buffer;
+  #entries: Map<string, Entry>;
+  /** The last change under way: the next one waits for it. */
+  #writing: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, key: Buffer, entries: Map<string, Entry>) {
+    this.#path = path;
+    this.#key = key;
+    this.#entries = entries;
+  }
+
+  /**
+   * Opens the file, or creates an empty one. A wrong key or a damaged file refuses to open (a plain Error: this
+   * is a startup failure for an operator, not an RPC answer).
+   */
+  static async open(path: string, key: Buffer): Promise<FileStore> {
+    if (key.length !== 32) throw new Error("the file store key must be 32 bytes (AES-256)");
+    await removeStaleTemporaries(path);
+    let sealed: Buffer | undefined;
+    try {
+      sealed = await readFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    if (sealed !== undefined) return new FileStore(path, key, unseal(sealed, key, path));
+    const entries = new Map<string, Entry>();
+    // Written at once so the key is bound to the file from the start: a later start with another key refuses.
+    await writeAtomically(path, seal(entries, key));
+    return new FileStore(path, key, entries);
+  }
+
+  async read(ref: LabelRef): Promise<SeedRecord | undefined> {
+    return this.#entries.get(refKey(ref))?.record;
+  }
+
+  write(ref: LabelRef, record: SeedRecord, overwrite: boolean): Promise<boolean> {
+    return this.#change((entries) => {
+      const key = refKey(ref);
+      if (!overwrite && entries.has(key)) return false;
+      // Checked before it is stored: the owner's principal must be one a path could hold (see splitPrincipal).
+      if (!ref.owner.shared) splitPrincipal(ref.owner.principal);
+      entries.set(key, { label: ref.label, owner: ref.owner, record });
+      return true;
+    });
+  }
+
+  remove(ref: LabelRef): Promise<boolean> {
+    return this.#change((entries) => entries.delete(refKey(ref)));
+  }
+
+  async list(owner: Owner): Promise<Array<{ label: string; record: SeedRecord }>> {
+    const mine = (o: Owner) => (owner.shared ? o.shared : !o.shared && o.principal === owner.principal);
+    return [...this.#entries.values()].filter((e) => mine(e.owner)).map(({ label, record }) => ({ label, record }));
+  }
+
+  /** Always serves once open: the content is in memory and writes report their own failures. */
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    await this.#writing;
+  }
+
+  /**
+   * Applies `change` to a copy of the content and, when it answers true, saves the copy and makes it current: a
+   * failed save leaves both the file and the memory as they were.
+   */
+  #change(change: (entries: Map<string, Entry>) => boolean): Promise<boolean> {
+    const run = this.#writing.then(async () => {
+      const next = new Map(this.#entries);
+      if (!change(next)) return false;
+      await this.#save(next);
+      this.#entries = next;
+      return true;
+    });
+    this.#writing = run.catch(() => {});
+    return run;
+  }
+
+  async #save(entries: Map<string, Entry>): Promise<void> {
+    try {
+      await writeAtomically(this.#path, seal(entries, this.#key));
+    } catch (err) {
+      throw storeUnavailable(err);
+    }
+  }
+}
+
+function keyCheck(key: Buffer): Buffer {
+  return createHmac("sha256", key).update("totp-custody file store key check").digest().subarray(0, KEY_CHECK_LENGTH);
+}
+
+function seal(entries: Map<string, Entry>, key: Buffer): Buffer {
+  const content: Content = {
+    records: [...entries.values()].map(({ label, owner, record }) => ({
+      label,
+      principal: owner.shared ? null : owner.principal,
+      ...toStoredRecord(record),
+    })),
+  };
+  const header = Buffer.concat([MAGIC, Buffer.from([VERSION]), keyCheck(key)]);
+  const iv = randomBytes(IV_LENGTH);
+  const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(header);
+  const body = Buffer.concat([cipher.update(JSON.stringify(content), "utf8"), cipher.final()]);
+  return Buffer.concat([header, iv, body, cipher.getAuthTag()]);
+}
+
+function unseal(sealed: Buffer, key: Buffer, path: string): Map<string, Entry> {
+  const refuse = (why: string) => new Error(`TOTP_FILE_KEY does not decrypt ${path}: ${why}`);
+  if (sealed.length < HEADER_LENGTH + IV_LENGTH + TAG_LENGTH || !sealed.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new Error(`${path} is not a totp-custody seed file`);
+  }
+  const version = sealed[MAGIC.length];
+  if (version !== VERSION) throw new Error(`${path} has format version ${version}; this build reads ${VERSION}`);
+  if (!timingSafeEqual(sealed.subarray(MAGIC.length + 1, HEADER_LENGTH), keyCheck(key))) {
+    throw refuse("wrong key or corrupted file");
+  }
+  const iv = sealed.subarray(HEADER_LENGTH, HEADER_LENGTH + IV_LENGTH);
+  const decipher = createDecipheriv("aes-256-gcm", key, iv).setAAD(sealed.subarray(0, HEADER_LENGTH));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
+  let content: Content;
+  try {
+    const plain = Buffer.concat([
+      decipher.update(sealed.subarray(HEADER_LENGTH + IV_LENGTH, sealed.length - TAG_LENGTH)),
+      decipher.final(),
+    ]);
+    content = JSON.parse(plain.toString("utf8")) as Content;
+  } catch {
+    // The key check matched, so the key is right and the content was changed or damaged.
+    throw refuse("the key matches but the content fails authentication (corrupted file)");
+  }
+  const entries = new Map<string, Entry>();
+  for (const { label, principal, ...stored } of content.records) {
+    const owner: Owner = principal === null ? { shared: true } : { shared: false, principal };
+    entries.set(refKey({ label, owner }), { label, owner, record: fromStoredRecord(stored) });
+  }
+  return entries;
+}
+
+/** Replaces `path` with `bytes` so that a crash leaves the old or the new file, never a partial one. */
+async function writeAtomically(path: string, bytes: Buffer): Promise<void> {
+  const tmp = `${path}${TMP_INFIX}${process.pid}-${randomBytes(6).toString("hex")}`;
+  try {
+    const file = await open(tmp, "wx", 0o600);
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  // The rename itself lives in the folder: flush it too, or a power loss can bring the old file back.
+  const folder = await open(dirname(path), "r");
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}
+
+/** Temporary files left by a writer that was killed mid-write (its process is gone); never a live writer's. */
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const folder = dirname(path);
+  const prefix = `${basename(path)}${TMP_INFIX}`;
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split("-")[0]);
+    if (Number.isInteger(pid) && !isAlive(pid)) await rm(join(folder, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

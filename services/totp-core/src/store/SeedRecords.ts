@@ -1,0 +1,21 @@
+import type { LabelRef, Owner, SeedRecord } from "../seed.js";
+
+/**
+ * The storage half of a store that keeps whole seed records (Vault KV, the encrypted file). recordSeedStore turns
+ * one into a SeedStore, adding what both share: codes computed here, metadata, and the seed cache.
+ */
+export interface SeedRecords {
+  readonly kind: string;
+  read(ref: LabelRef): Promise<SeedRecord | undefined>;
+  /**
+   * Stores a record. Without `overwrite`, answers false when the label exists; of concurrent creations of one
+   * label exactly one answers true.
+   */
+  write(ref: LabelRef, record: SeedRecord, overwrite: boolean): Promise<boolean>;
+  /** False when the label did not exist. */
+  remove(ref: LabelRef): Promise<boolean>;
+  /** Every record of one owner, in any order. */
+  list(owner: Owner): Promise<Array<{ label: string; record: SeedRecord }>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,204 @@
+import { type Logger, pino } from "pino";
+import { TotpError } from "../errors.js";
+import { isLabelName } from "../policy/labelName.js";
+import type { CodeWindow, LabelMeta, LabelRef, Owner, SeedInput } from "../seed.js";
+import type { VaultClient } from "../vault/VaultClient.js";
+import { encodeBase32 } from "./encodeBase32.js";
+import { labelPath, ownerPath, refKey } from "./labelPaths.js";
+import { labelMeta, type SeedCacheOptions } from "./recordSeedStore.js";
+import type { SeedStore } from "./SeedStore.js";
+import { SingleFlightCache } from "./SingleFlightCache.js";
+import { fromStoredMeta, type RecordMeta, toStoredMeta } from "./storedRecord.js";
+import { labelExists } from "./storeErrors.js";
+import { totpKeyName } from "./totpKeyName.js";
+
+export interface VaultTotpStoreOptions {
+  /** The KV v2 mount for label metadata, default "secret". */
+  kvMount?: string;
+  /** The folder below the KV mount, default "totp"; metadata goes to `<prefix>/meta/...`. */
+  prefix?: string;
+  /** The TOTP engine's mount, default "totp". */
+  totpMount?: string;
+}
+
+export const STEAM_NEEDS_RECORD_STORE =
+  "Steam codes need the kv or file store: the Vault TOTP engine only makes numeric codes";
+
+/** How often a code read that straddled a time step is repeated before the later step is assumed. */
+const STEP_ATTEMPTS = 3;
+
+interface Reading {
+  meta: LabelMeta;
+  window: CodeWindow;
+}
+
+/**
+ * Hardened mode: seeds are imported into the Vault TOTP engine (`<totpMount>/keys/<name>`, name from
+ * totpKeyName) and codes come from `<totpMount>/code/<name>`, so this service never holds a seed after
+ * registration. The engine keeps no metadata a list could show, so each label also has a KV entry without the seed
+ * (`<kvMount>/data/<prefix>/meta/{users/<platform>/<id>|shared}/<label>`); it is written first with check-and-set
+ * and is the lock that makes "exactly one concurrent registration wins" hold, and it decides whether a label exists.
+ *
+ * What the engine cannot do:
+ * - Steam codes: refused at registration with FAILED_PRECONDITION.
+ * - `nextCode` is "" (the engine only answers the current code), and codes are always those of Vault's clock at
+ *   the time of the call: `atMs` is not used. The window (validFrom/validUntil) is that of the step the code came
+ *   from, computed from the period and the time around the request.
+ * - Two concurrent overwrites of one label can leave the key of one and the metadata of the other; the engine's
+ *   key decides the codes. Creations are safe.
+ *
+ * The token needs: `<totpMount>/keys/*` create, update, delete; `<totpMount>/code/*` read; and on the KV mount the
+ * rights of the KV store below `<prefix>/meta/`.
+ */
+export class VaultTotpStore implements SeedStore {
+  readonly kind = "vault-totp";
+  readonly #client: VaultClient;
+  readonly #kvMount: string;
+  readonly #metaPrefix: string;
+  readonly #totpMount: string;
+  /** Metadata and code per label, kept at most until the code's step ends; merges concurrent reads. */
+  readonly #cache: SingleFlightCache<Reading>;
+  readonly #log: Logger;
+
+  constructor(
+    client: VaultClient,
+    options: VaultTotpStoreOptions,
+    cache: SeedCacheOptions,
+    log: Logger = pino({ enabled: false }),
+  ) {
+    this.#client = client;
+    this.#kvMount = options.kvMount ?? "secret";
+    this.#metaPrefix = `${options.prefix ?? "totp"}/meta`;
+    this.#totpMount = options.totpMount ?? "totp";
+    this.#cache = new SingleFlightCache(cache);
+    this.#log = log;
+  }
+
+  async put(ref: LabelRef, seed: SeedInput, registeredBy: string, overwrite: boolean): Promise<LabelMeta> {
+    if (seed.encoding === "steam") throw new TotpError("FAILED_PRECONDITION", STEAM_NEEDS_RECORD_STORE);
+    const meta: RecordMeta = {
+      algorithm: seed.algorithm,
+      digits: seed.digits,
+      period: seed.period,
+      encoding: seed.encoding,
+      issuer: seed.issuer,
+      account: seed.account,
+      createdAt: new Date(),
+      registeredBy,
+    };
+    const name = totpKeyName(ref);
+    const key = {
+      key: encodeBase32(seed.secret),
+      algorithm: seed.algorithm,
+      digits: seed.digits,
+      period: seed.period,
+      issuer: seed.issuer,
+      account_name: seed.account,
+    };
+    const metaPath = this.#metaPath(ref);
+    try {
+      if (overwrite) {
+        // Key first: a failure then leaves the old metadata beside the old or new key, never metadata of no key.
+        await this.#client.totpImport(this.#totpMount, name, key);
+        await this.#client.kvReplace(this.#kvMount, metaPath, toStoredMeta(meta));
+      } else {
+        if (!(await this.#client.kvCreate(this.#kvMount, metaPath, toStoredMeta(meta)))) throw labelExists(ref.label);
+        try {
+          await this.#client.totpImport(this.#totpMount, name, key);
+        } catch (err) {
+          await this.#rollBack(ref, metaPath);
+          throw err;
+        }
+      }
+    } finally {
+      this.#cache.invalidate(refKey(ref));
+    }
+    return labelMeta(ref, meta);
+  }
+
+  codes(ref: LabelRef, _atMs: number): Promise<Reading | undefined> {
+    return this.#cache.get(
+      refKey(ref),
+      () => this.#read(ref),
+      (reading) => reading.window.validUntil.getTime() - Date.now(),
+    );
+  }
+
+  async info(ref: LabelRef): Promise<LabelMeta | undefined> {
+    const found = await this.#client.kvRead(this.#kvMount, this.#metaPath(ref));
+    return found && labelMeta(ref, fromStoredMeta(found.data));
+  }
+
+  async list(owner: Owner): Promise<LabelMeta[]> {
+    const names = await this.#client.kvList(this.#kvMount, `${this.#metaPrefix}/${ownerPath(owner)}`);
+    const labels = names.filter(isLabelName).sort();
+    const metas = await Promise.all(labels.map((label) => this.info({ label, owner })));
+    return metas.filter((meta): meta is LabelMeta => meta !== undefined);
+  }
+
+  async remove(ref: LabelRef): Promise<boolean> {
+    const metaPath = this.#metaPath(ref);
+    try {
+      if (!(await this.#client.kvExists(this.#kvMount, metaPath))) return false;
+      // The seed goes first: if the second step fails, a retry finds the metadata and finishes the job.
+      await this.#client.totpDelete(this.#totpMount, totpKeyName(ref));
+      await this.#client.kvDelete(this.#kvMount, metaPath);
+      return true;
+    } finally {
+      this.#cache.invalidate(refKey(ref));
+    }
+  }
+
+  ping(): Promise<void> {
+    return this.#client.health();
+  }
+
+  async close(): Promise<void> {
+    this.#cache.clear();
+    this.#client.close();
+  }
+
+  async #read(ref: LabelRef): Promise<Reading | undefined> {
+    const found = await this.#client.kvRead(this.#kvMount, this.#metaPath(ref));
+    if (!found) return undefined;
+    const meta = fromStoredMeta(found.data);
+    const periodMs = meta.period * 1000;
+    for (let attempt = 1; ; attempt++) {
+      const before = Date.now();
+      const code = await this.#client.totpCode(this.#totpMount, totpKeyName(ref));
+      const after = Date.now();
+      // Metadata without a key: a registration is between its two writes, or its rollback failed.
+      if (code === undefined) return undefined;
+      const step = Math.floor(before / periodMs);
+      // Vault's clock picked the step somewhere between `before` and `after`; when they straddle a step boundary,
+      // the code could belong to either, so ask again (1 s periods and slow answers make it likely).
+      if (step === Math.floor(after / periodMs) || attempt === STEP_ATTEMPTS) {
+        const validFromMs = Math.floor(after / periodMs) * periodMs;
+        return {
+          meta: labelMeta(ref, meta),
+          window: {
+            code,
+            nextCode: "",
+            validFrom: new Date(validFromMs),
+            validUntil: new Date(validFromMs + periodMs),
+          },
+        };
+      }
+    }
+  }
+
+  async #rollBack(ref: LabelRef, metaPath: string): Promise<void> {
+    try {
+      await this.#client.kvDelete(this.#kvMount, metaPath);
+    } catch (err) {
+      this.#log.error(
+        { err, label: ref.label, shared: ref.owner.shared },
+        "a failed registration left its label metadata behind: the label answers NOT_FOUND until it is removed",
+      );
+    }
+  }
+
+  #metaPath(ref: LabelRef): string {
+    return `${this.#metaPrefix}/${labelPath(ref)}`;
+  }
+}

@@ -1,0 +1,60 @@
+import { type Logger, pino } from "pino";
+import type { Metrics } from "../ops/Metrics.js";
+import { VaultClient, type VaultClientOptions } from "../vault/VaultClient.js";
+import { FileStore } from "./FileStore.js";
+import { recordSeedStore, type SeedCacheOptions } from "./recordSeedStore.js";
+import type { SeedStore } from "./SeedStore.js";
+import { timedSeedStore } from "./timedSeedStore.js";
+import { VaultKvStore, type VaultKvStoreOptions } from "./VaultKvStore.js";
+import { VaultTotpStore, type VaultTotpStoreOptions } from "./VaultTotpStore.js";
+
+/** Which store, and its settings; the config module maps the environment to this. */
+export type SeedStoreOptions =
+  | ({ kind: "vault-kv"; vault: VaultClientOptions } & VaultKvStoreOptions)
+  | ({ kind: "vault-totp"; vault: VaultClientOptions } & VaultTotpStoreOptions)
+  | {
+      kind: "file";
+      /** The encrypted file; created when absent. */
+      path: string;
+      /** 32 bytes (AES-256). */
+      key: Buffer;
+    };
+
+export interface SeedStoreRuntime {
+  /** How long a decrypted seed (or, for vault-totp, a code) stays in memory: 0 to 30 000 ms, default 10 000. */
+  cacheTtlMs?: number;
+  /** Counts cache lookups, times store operations and shows the Vault token's TTL. */
+  metrics?: Metrics;
+  log?: Logger;
+}
+
+const DEFAULT_CACHE_TTL_MS = 10_000;
+
+/**
+ * The configured store, ready to serve. The file store opens its file here, so a wrong key fails the start; the
+ * Vault stores log in on first use, so a Vault that is down at start only makes health NOT_SERVING until it is back.
+ */
+export async function createSeedStore(options: SeedStoreOptions, runtime: SeedStoreRuntime = {}): Promise<SeedStore> {
+  const { metrics } = runtime;
+  const log = runtime.log ?? pino({ enabled: false });
+  const cache: SeedCacheOptions = {
+    ttlMs: runtime.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS,
+    ...(metrics ? { onLookup: (result) => metrics.seedCache.inc({ result }) } : {}),
+  };
+  const vaultClient = (vault: VaultClientOptions) =>
+    new VaultClient(vault, { log, ...(metrics ? { onTokenTtl: (s) => metrics.vaultTokenTtl.set(s) } : {}) });
+
+  let store: SeedStore;
+  switch (options.kind) {
+    case "file":
+      store = recordSeedStore(await FileStore.open(options.path, options.key), cache);
+      break;
+    case "vault-kv":
+      store = recordSeedStore(new VaultKvStore(vaultClient(options.vault), options), cache);
+      break;
+    case "vault-totp":
+      store = new VaultTotpStore(vaultClient(options.vault), options, cache, log);
+      break;
+  }
+  return metrics ? timedSeedStore(store, metrics) : store;
+}

@@ -1,0 +1,86 @@
+import { codeWindow } from "../otp/codeWindow.js";
+import type { LabelMeta, LabelRef, SeedInput, SeedRecord } from "../seed.js";
+import { refKey } from "./labelPaths.js";
+import type { SeedRecords } from "./SeedRecords.js";
+import type { SeedStore } from "./SeedStore.js";
+import { type CacheOutcome, SingleFlightCache } from "./SingleFlightCache.js";
+import type { RecordMeta } from "./storedRecord.js";
+import { labelExists } from "./storeErrors.js";
+
+export interface SeedCacheOptions {
+  /** How long a decrypted seed stays in memory, 0 (no caching) to 30 000 ms. */
+  ttlMs: number;
+  onLookup?: (outcome: CacheOutcome) => void;
+}
+
+/** A label's metadata as ListLabels shows it; the owner of a shared label is whoever registered it last. */
+export function labelMeta(ref: LabelRef, record: RecordMeta): LabelMeta {
+  return {
+    label: ref.label,
+    owner: ref.owner.shared ? record.registeredBy : ref.owner.principal,
+    shared: ref.owner.shared,
+    createdAt: record.createdAt,
+    algorithm: record.algorithm,
+    digits: record.digits,
+    period: record.period,
+    encoding: record.encoding,
+    issuer: record.issuer,
+    account: record.account,
+  };
+}
+
+/**
+ * A SeedStore over a backend that keeps whole records: codes are computed here with the OTP engine, and reads go
+ * through one seed cache whatever the backend, so every such store caches and merges concurrent misses alike.
+ */
+export function recordSeedStore(records: SeedRecords, cacheOptions: SeedCacheOptions): SeedStore {
+  const cache = new SingleFlightCache<SeedRecord>(cacheOptions);
+  const read = (ref: LabelRef) => cache.get(refKey(ref), () => records.read(ref));
+
+  return {
+    kind: records.kind,
+
+    async put(ref: LabelRef, seed: SeedInput, registeredBy: string, overwrite: boolean): Promise<LabelMeta> {
+      const record: SeedRecord = { ...seed, createdAt: new Date(), registeredBy };
+      try {
+        if (!(await records.write(ref, record, overwrite))) throw labelExists(ref.label);
+      } finally {
+        // Also after a failed write: it may have reached the backend before the error.
+        cache.invalidate(refKey(ref));
+      }
+      return labelMeta(ref, record);
+    },
+
+    async codes(ref: LabelRef, atMs: number) {
+      const record = await read(ref);
+      return record && { meta: labelMeta(ref, record), window: codeWindow(record, atMs) };
+    },
+
+    async info(ref: LabelRef) {
+      const record = await read(ref);
+      return record && labelMeta(ref, record);
+    },
+
+    async list(owner) {
+      const found = await records.list(owner);
+      return found
+        .map(({ label, record }) => labelMeta({ label, owner }, record))
+        .sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    },
+
+    async remove(ref: LabelRef): Promise<boolean> {
+      try {
+        return await records.remove(ref);
+      } finally {
+        cache.invalidate(refKey(ref));
+      }
+    },
+
+    ping: () => records.ping(),
+
+    async close() {
+      cache.clear();
+      await records.close();
+    },
+  };
+}

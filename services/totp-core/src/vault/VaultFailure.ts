@@ -1,0 +1,51 @@
+/**
+ * One failed Vault request, described by a fixed set of fields. The errors node-vault and axios throw carry the
+ * request they failed on (the X-Vault-Token header, a body that can hold a seed), so they are never kept as a
+ * cause or logged: this is what goes into logs instead.
+ */
+export class VaultFailure extends Error {
+  override readonly name = "VaultFailure";
+
+  constructor(
+    /** What we asked, e.g. "kv read". */
+    readonly op: string,
+    /** The API path, without the server address. Paths hold labels and principals, never secrets. */
+    readonly path: string,
+    /** The HTTP status, or undefined when no answer came (refused, reset, timed out, TLS failure). */
+    readonly status: number | undefined,
+    /**
+     * When no answer came: the network or TLS error code, e.g. ECONNREFUSED or ECONNABORTED (timeout); undefined
+     * when the request never left (a bug of ours, not an outage).
+     */
+    readonly errno: string | undefined,
+    /** Vault's own error texts, for operators. They describe the request, not its data. */
+    readonly vaultErrors: readonly string[],
+  ) {
+    const what = status !== undefined ? `HTTP ${status}` : (errno ?? "request not sent");
+    const said = vaultErrors.length > 0 ? `: ${vaultErrors.join("; ").slice(0, 300)}` : "";
+    super(`Vault ${op} ${path}: ${what}${said}`);
+  }
+
+  /** Keeps only the fields above from whatever node-vault threw. */
+  static from(err: unknown, op: string, path: string): VaultFailure {
+    if (err instanceof VaultFailure) return err;
+    const e = (typeof err === "object" && err !== null ? err : {}) as {
+      code?: unknown;
+      isAxiosError?: unknown;
+      response?: { statusCode?: unknown; status?: unknown; body?: { errors?: unknown } };
+    };
+    const rawStatus = e.response?.statusCode ?? e.response?.status;
+    const status = typeof rawStatus === "number" ? rawStatus : undefined;
+    const errors = e.response?.body?.errors;
+    const vaultErrors = Array.isArray(errors) ? errors.filter((x): x is string => typeof x === "string") : [];
+    // axios marks the errors of requests that went out; anything else failed before sending.
+    const errno = status === undefined && e.isAxiosError === true ? String(e.code ?? "ERR_NETWORK") : undefined;
+    return new VaultFailure(op, path, status, errno, vaultErrors);
+  }
+
+  /** Unreachable, timed out, sealed, overloaded or failing: worth retrying later, the caller did nothing wrong. */
+  get unavailable(): boolean {
+    if (this.status === undefined) return this.errno !== undefined;
+    return this.status >= 500 || this.status === 429;
+  }
+}

@@ -1,0 +1,84 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
+
+const base = { TOTP_TLS_CERT: "c.pem", TOTP_TLS_KEY: "k.pem", TOTP_TLS_CA: "ca.pem", TOTP_POLICY_FILE: "p.yaml" };
+const key = "ab".repeat(32);
+
+describe("loadConfig", () => {
+  it("uses the documented defaults and the file store when VAULT_ADDR is unset", () => {
+    const config = loadConfig({ ...base, TOTP_FILE_KEY: key });
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 8443 });
+    expect(config.store).toMatchObject({ kind: "file", path: "totp-seeds.enc" });
+    expect(config.store.kind === "file" && config.store.key.equals(Buffer.from(key, "hex"))).toBe(true);
+    expect(config.rateLimits).toEqual({
+      requestsPerMinute: 60,
+      codesPerLabelPerMinute: 10,
+      writesPerMinute: 20,
+      deletesPerMinute: 20,
+    });
+    expect(config.reflection).toBe(false);
+  });
+
+  it("defaults to the Vault KV store with token auth when VAULT_ADDR and VAULT_TOKEN are set", () => {
+    const config = loadConfig({ ...base, VAULT_ADDR: "http://127.0.0.1:8200", VAULT_TOKEN: "t" });
+    expect(config.store).toMatchObject({
+      kind: "vault-kv",
+      kvMount: "secret",
+      prefix: "totp",
+      vault: { addr: "http://127.0.0.1:8200", auth: { method: "token", token: "t" } },
+    });
+  });
+
+  it("reads secrets from *_FILE variables", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    writeFileSync(join(dir, "secret-id"), "the-secret-id\n");
+    const config = loadConfig({
+      ...base,
+      VAULT_ADDR: "https://vault:8200",
+      TOTP_STORE: "vault-totp",
+      VAULT_ROLE_ID: "role",
+      VAULT_SECRET_ID_FILE: join(dir, "secret-id"),
+    });
+    expect(config.store).toMatchObject({
+      kind: "vault-totp",
+      totpMount: "totp",
+      vault: { auth: { method: "approle", roleId: "role", secretId: "the-secret-id", mount: "approle" } },
+    });
+  });
+
+  it.each([
+    [{ ...base, TOTP_TLS_CERT: undefined, TOTP_FILE_KEY: key }, /^TOTP_TLS_CERT: required/],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_LISTEN: "8443" }, /^TOTP_LISTEN: expected host:port/],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_LISTEN: "0.0.0.0:99999" }, /^TOTP_LISTEN: port must be/],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_STORE: "redis" }, /^TOTP_STORE: /],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_CACHE_TTL_MS: "60000" }, /^TOTP_CACHE_TTL_MS: at most 30000/],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_REFLECTION: "yes" }, /^TOTP_REFLECTION: /],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_RATE_CODES_PER_LABEL: "0" }, /^TOTP_RATE_CODES_PER_LABEL: /],
+    [{ ...base }, /^TOTP_FILE_KEY: required/],
+    [{ ...base, TOTP_FILE_KEY: "short" }, /^TOTP_FILE_KEY: expected 32 bytes/],
+    [{ ...base, TOTP_STORE: "vault-kv" }, /^VAULT_ADDR: required with TOTP_STORE=vault-kv/],
+    [{ ...base, VAULT_ADDR: "ftp://vault" }, /^VAULT_ADDR: /],
+    [{ ...base, VAULT_ADDR: "http://v:8200", VAULT_AUTH_METHOD: "approle" }, /^VAULT_ROLE_ID: required/],
+    [{ ...base, VAULT_ADDR: "http://v:8200" }, /^VAULT_K8S_ROLE: required/],
+    [
+      { ...base, VAULT_ADDR: "http://v:8200", VAULT_TOKEN: "a", VAULT_TOKEN_FILE: "/x" },
+      /^VAULT_TOKEN and VAULT_TOKEN_FILE/,
+    ],
+    [{ ...base, VAULT_ADDR: "http://v:8200", VAULT_TOKEN_FILE: "/nonexistent/t" }, /^VAULT_TOKEN_FILE: cannot read/],
+  ])("names the bad variable: %j", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("never repeats a secret value in its error", () => {
+    const secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ=";
+    expect(() => loadConfig({ ...base, TOTP_FILE_KEY: secret })).toThrow(/^TOTP_FILE_KEY/);
+    try {
+      loadConfig({ ...base, TOTP_FILE_KEY: secret });
+    } catch (err) {
+      expect(String(err)).not.toContain(secret);
+    }
+  });
+});

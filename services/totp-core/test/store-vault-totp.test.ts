@@ -1,0 +1,129 @@
+import { type AuditedVault, startVault, type Vault } from "@totp-custody/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TotpError } from "../src/errors.js";
+import { codeWindow } from "../src/otp/codeWindow.js";
+import { createSeedStore, type SeedStoreOptions } from "../src/store/createSeedStore.js";
+import type { SeedStore } from "../src/store/SeedStore.js";
+import { newPrincipal, newSeed, personal, shared, storeContract } from "./store-contract.js";
+
+let vault: Vault & AuditedVault;
+beforeAll(async () => {
+  vault = await startVault({ auditLog: true });
+  await vault.enableTotp("totp");
+});
+afterAll(async () => {
+  await vault?.stop();
+});
+
+const totpOptions = (token = vault.token): SeedStoreOptions => ({
+  kind: "vault-totp",
+  vault: { addr: vault.addr, timeoutMs: 5000, auth: { method: "token", token } },
+});
+
+storeContract("vault-totp (OpenBao TOTP engine)", () => createSeedStore(totpOptions()), {
+  currentCodeOnly: true,
+  steam: false,
+});
+
+async function rejection(promise: Promise<unknown>): Promise<TotpError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TotpError);
+  return err as TotpError;
+}
+
+describe("Vault TOTP store", () => {
+  let store: SeedStore;
+  beforeAll(async () => {
+    store = await createSeedStore(totpOptions());
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it("imports the seed into the engine under a reversible name, and keeps only metadata in KV", async () => {
+    const principal = newPrincipal();
+    const id = principal.split(":")[1];
+    // Labels ending in '-' or '.' are valid labels but not valid engine names on their own.
+    const refs = [personal("dash-", principal), personal("dot.", principal), shared("team")];
+    for (const ref of refs) await store.put(ref, newSeed({ issuer: "Acme" }), principal, false);
+    const keys = await vault.request<{ data: { keys: string[] } }>("LIST", "totp/keys");
+    expect(keys.data.keys).toEqual(
+      expect.arrayContaining([`dash-@${id}@telegram`, `dot.@${id}@telegram`, `${refs[2]?.label}@shared`]),
+    );
+    const key = await vault.request<{ data: Record<string, unknown> }>("GET", `totp/keys/dash-@${id}@telegram`);
+    expect(key.data).toMatchObject({ issuer: "Acme", algorithm: "SHA1", digits: 6, period: 30 });
+    const meta = await vault.request<{ data: { data: Record<string, unknown> } }>(
+      "GET",
+      `secret/data/totp/meta/users/telegram/${id}/dash-`,
+    );
+    expect(meta.data.data).not.toHaveProperty("secret");
+    expect(meta.data.data).toMatchObject({ issuer: "Acme", registeredBy: principal });
+  });
+
+  it("serves codes equal to the OTP engine's for 8 digits, SHA-512 and a 1 s period", async () => {
+    const ref = personal("fast");
+    const seed = newSeed({ algorithm: "SHA512", digits: 8, period: 1 });
+    await store.put(ref, seed, "telegram:1", false);
+    for (let i = 0; i < 5; i++) {
+      const found = await store.codes(ref, Date.now());
+      const window = found?.window;
+      expect(window?.code).toBe(codeWindow(seed, window?.validFrom.getTime() ?? 0).code);
+      expect(window && window.validUntil.getTime() - window.validFrom.getTime()).toBe(1000);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+  });
+
+  it("removes the engine's key with the label", async () => {
+    const principal = newPrincipal();
+    const ref = personal("bye", principal);
+    await store.put(ref, newSeed(), principal, false);
+    expect(await store.remove(ref)).toBe(true);
+    const keys = await vault.request<{ data: { keys: string[] } }>("LIST", "totp/keys");
+    expect(keys.data.keys).not.toContain(`bye@${principal.split(":")[1]}@telegram`);
+  });
+
+  it("rolls the metadata back when the engine refuses the key, so the label stays free", async () => {
+    await vault.writePolicy(
+      "meta-only",
+      `path "secret/data/totp/*" { capabilities = ["create", "read", "update", "delete"] }
+       path "secret/metadata/totp/*" { capabilities = ["read", "list"] }`,
+    );
+    const limited = await vault.request<{ auth: { client_token: string } }>("POST", "auth/token/create", {
+      policies: ["meta-only"],
+      ttl: "10m",
+    });
+    const denied = await createSeedStore(totpOptions(limited.auth.client_token));
+    const ref = personal("half");
+    const err = await rejection(denied.put(ref, newSeed(), "telegram:1", false));
+    expect(err.code).toBe("UNAVAILABLE");
+    expect(await store.info(ref)).toBeUndefined();
+    await store.put(ref, newSeed(), "telegram:1", false);
+    await denied.close();
+  });
+
+  it("answers 1000 concurrent cold codes() calls with 1 metadata read and 1 code read (OpenBao's audit log)", async () => {
+    const principal = newPrincipal();
+    const id = principal.split(":")[1];
+    const ref = personal("cold", principal);
+    const seed = newSeed({ period: 60 });
+    await store.put(ref, seed, principal, false);
+    const count = (path: string) => vault.countRequests((e) => e.request?.path === path);
+    const metaPath = `secret/data/totp/meta/users/telegram/${id}/cold`;
+    const codePath = `totp/code/cold@${id}@telegram`;
+    const before = { meta: await count(metaPath), code: await count(codePath) };
+
+    const cold = await createSeedStore(totpOptions(), { cacheTtlMs: 10_000 });
+    const answers = await Promise.all(Array.from({ length: 1000 }, () => cold.codes(ref, Date.now())));
+    const steps = new Set(answers.map((a) => a?.window.validFrom.getTime()));
+    expect(steps.size).toBe(1);
+    expect(new Set(answers.map((a) => a?.window.code))).toEqual(
+      new Set([codeWindow(seed, answers[0]?.window.validFrom.getTime() ?? 0).code]),
+    );
+    expect((await count(metaPath)) - before.meta).toBe(1);
+    expect((await count(codePath)) - before.code).toBe(1);
+    await cold.close();
+  });
+});
