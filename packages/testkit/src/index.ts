@@ -2,6 +2,13 @@ export { freePort } from "./freePort.js";
 export { makeTestPki, spiffeId, type TestCert, type TestPki, TRUST_DOMAIN } from "./makeTestPki.js";
 export { type ExitStatus, type ProcessHandle, type RunProcessOptions, runProcess } from "./runProcess.js";
 export {
+  type CoreClientOptions,
+  type RunningCore,
+  type StartTotpCoreOptions,
+  startTotpCore,
+  TOTP_CORE_MAIN,
+} from "./startTotpCore.js";
+export {
   type AppRoleOptions,
   type AuditEntry,
   type AuditedVault,

@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Metrics } from "../src/ops/Metrics.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
 import type { LabelRef, SeedRecord } from "../src/seed.js";
+import { createSeedStore } from "../src/store/createSeedStore.js";
 import { FileStore } from "../src/store/FileStore.js";
 import { recordSeedStore } from "../src/store/recordSeedStore.js";
 import type { SeedRecords } from "../src/store/SeedRecords.js";
@@ -191,6 +193,26 @@ describe("seed cache in front of a record store", () => {
     expect(records.reads).toBe(1);
     await store.codes(ref, Date.now());
     expect(records.reads).toBe(2);
+    await store.close();
+  });
+
+  it("reports cache lookups and store operations to the service's metrics", async () => {
+    const metrics = new Metrics();
+    const store = await createSeedStore(
+      { kind: "file", path: join(folder, `metrics-${Date.now()}.enc`), key: randomBytes(32) },
+      { metrics, cacheTtlMs: 10_000 },
+    );
+    const ref = personal("counted");
+    await store.put(ref, newSeed(), "telegram:1", false);
+    await Promise.all([store.codes(ref, Date.now()), store.codes(ref, Date.now())]);
+    await store.codes(ref, Date.now());
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('totp_seed_cache_total{result="miss"} 1');
+    expect(text).toContain('totp_seed_cache_total{result="coalesced"} 1');
+    expect(text).toContain('totp_seed_cache_total{result="hit"} 1');
+    expect(text).toContain('totp_store_duration_seconds_count{store="file",op="codes"} 3');
+    await expect(store.put(ref, newSeed(), "telegram:1", false)).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
+    expect(await metrics.registry.metrics()).toContain('totp_store_errors_total{store="file",op="put"} 1');
     await store.close();
   });
 });

@@ -86,7 +86,7 @@ describe("FileStore", () => {
     expect((await readFile(path)).subarray(17, 29).equals(first.subarray(17, 29))).toBe(false);
   });
 
-  it("leaves memory and file unchanged when a write fails", async () => {
+  it("answers UNAVAILABLE and keeps memory unchanged when a write fails", async () => {
     const sub = join(folder, `gone-${randomBytes(4).toString("hex")}`);
     await mkdir(sub);
     const path = join(sub, "seeds.enc");

@@ -9,6 +9,7 @@ import { makeTestPki, startVault, type TestPki, type Vault } from "@totp-custody
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TotpError } from "../src/errors.js";
+import { Metrics } from "../src/ops/Metrics.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
 import { createSeedStore } from "../src/store/createSeedStore.js";
 import { type VaultAuth, VaultClient, type VaultClientOptions } from "../src/vault/VaultClient.js";
@@ -102,9 +103,10 @@ async function revokeTokensOf(role: string): Promise<number> {
 describe("AppRole auth", () => {
   it("logs in with role and secret id, and the store works", async () => {
     const { log, said } = captureLog();
+    const metrics = new Metrics();
     const store = await createSeedStore(
-      { kind: "vault-kv", vault: options(await appRole("store")) },
-      { log, cacheTtlMs: 0 },
+      { kind: "vault-kv", vault: options(await appRole("store", { tokenTtl: 600 })) },
+      { log, metrics, cacheTtlMs: 0 },
     );
     const ref = personal("github");
     const seed = newSeed();
@@ -113,6 +115,9 @@ describe("AppRole auth", () => {
     const at = Date.now();
     expect((await store.codes(ref, at))?.window.code).toBe(codeWindow(seed, at).code);
     expect(said("logged in to Vault")).toBe(1);
+    expect(await metrics.registry.getSingleMetricAsString("totp_vault_token_ttl_seconds")).toContain(
+      "totp_vault_token_ttl_seconds 600",
+    );
     await store.close();
   });
 

@@ -12,7 +12,11 @@ export interface SeedStore {
    * concurrent creations of one label exactly one succeeds. Answers the stored metadata.
    */
   put(ref: LabelRef, seed: SeedInput, registeredBy: string, overwrite: boolean): Promise<LabelMeta>;
-  /** The codes at `atMs` (Unix milliseconds), or undefined when the label does not exist. */
+  /**
+   * The codes at `atMs` (Unix milliseconds), or undefined when the label does not exist. A store whose backend
+   * makes the codes with its own clock (vault-totp) answers for the moment of the call, with the window of the step
+   * it used and an empty `nextCode`.
+   */
   codes(ref: LabelRef, atMs: number): Promise<{ meta: LabelMeta; window: CodeWindow } | undefined>;
   /** The metadata of one label, or undefined. */
   info(ref: LabelRef): Promise<LabelMeta | undefined>;

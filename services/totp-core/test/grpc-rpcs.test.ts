@@ -1,0 +1,298 @@
+import { randomBytes } from "node:crypto";
+import { Algorithm, Encoding, status } from "@totp-custody/client";
+import * as OTPAuth from "otpauth";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrationUri } from "./encodeMigrationPayload.js";
+import { type CoreFixture, failure, type StoreKind, startCoreFixture } from "./grpcHarness.js";
+
+/** A fresh random base32 secret: test seeds are made at test time, never written down. */
+const newSecret = (bytes = 20) => new OTPAuth.Secret({ size: bytes }).base32;
+
+/** The code an independent implementation computes for a seed at a moment. */
+function expectedCode(secret: string, atMs: number, options: { algorithm?: string; digits?: number; period?: number }) {
+  return new OTPAuth.TOTP({
+    secret: OTPAuth.Secret.fromBase32(secret),
+    algorithm: options.algorithm ?? "SHA1",
+    digits: options.digits ?? 6,
+    period: options.period ?? 30,
+  }).generate({ timestamp: atMs });
+}
+
+const STEAM_ALPHABET = /^[23456789BCDFGHJKMNPQRTVWXY]{5}$/;
+
+describe.each<StoreKind>(["file", "vault-kv", "vault-totp"])("totp-core RPCs on the %s store", (kind) => {
+  let fx: CoreFixture;
+  const seedsUsed: string[] = [];
+  const secret = (bytes?: number) => {
+    const s = newSecret(bytes);
+    seedsUsed.push(s);
+    return s;
+  };
+  const admin = () => fx.client("admin");
+  const tg = () => fx.client("telegram-bot");
+
+  beforeAll(async () => {
+    fx = await startCoreFixture(kind);
+  });
+  afterAll(async () => {
+    // The canary: no seed registered during the run may appear anywhere in the service's output.
+    const output = fx.core.process.stdout + fx.core.process.stderr;
+    expect(seedsUsed.length).toBeGreaterThan(5);
+    for (const seed of seedsUsed) {
+      expect(output).not.toContain(seed);
+      expect(output).not.toContain(seed.toLowerCase());
+    }
+    await fx.close();
+  });
+
+  it("registers an otpauth URI and answers its code with the whole time window", async () => {
+    const s = secret();
+    const registered = await admin().registerSeed({
+      label: "github",
+      otpauthUri: `otpauth://totp/GitHub:ops%40example.com?secret=${s}&issuer=GitHub`,
+    });
+    expect(registered.info).toMatchObject({
+      label: "github",
+      issuer: "GitHub",
+      account: "ops@example.com",
+      algorithm: Algorithm.ALGORITHM_SHA1,
+      digits: 6,
+      period: 30,
+      encoding: Encoding.ENCODING_NUMERIC,
+      owner: "service:admin",
+      shared: false,
+    });
+    expect(registered.info?.createdAt).toBeInstanceOf(Date);
+
+    const answer = await admin().generateCode({ label: "github" });
+    const at = answer.serverTime?.getTime() ?? 0;
+    expect(answer.code).toBe(expectedCode(s, at, {}));
+    expect(answer.digits).toBe(6);
+    expect(answer.period).toBe(30);
+    expect(answer.issuer).toBe("GitHub");
+    expect(answer.account).toBe("ops@example.com");
+    const from = answer.validFrom?.getTime() ?? Number.NaN;
+    const until = answer.validUntil?.getTime() ?? Number.NaN;
+    expect(from % 30_000).toBe(0);
+    expect(until - from).toBe(30_000);
+    expect(from).toBeLessThanOrEqual(at);
+    expect(at).toBeLessThan(until);
+    if (kind === "vault-totp") expect(answer.nextCode).toBe("");
+    else expect(answer.nextCode).toBe(expectedCode(s, until, {}));
+  });
+
+  it("registers a seed given field by field, with SHA-256, 8 digits and a 60 s period", async () => {
+    const s = secret(32);
+    const { info } = await admin().registerSeed({
+      label: "bank",
+      spec: {
+        secretBase32: s.toLowerCase().replace(/(.{4})/g, "$1 "),
+        algorithm: Algorithm.ALGORITHM_SHA256,
+        digits: 8,
+        period: 60,
+        issuer: "Bank",
+        account: "treasury",
+        encoding: Encoding.ENCODING_NUMERIC,
+      },
+    });
+    expect(info).toMatchObject({ algorithm: Algorithm.ALGORITHM_SHA256, digits: 8, period: 60 });
+    const answer = await admin().generateCode({ label: "bank" });
+    expect(answer.code).toBe(
+      expectedCode(s, answer.serverTime?.getTime() ?? 0, { algorithm: "SHA256", digits: 8, period: 60 }),
+    );
+  });
+
+  it("serves Steam Guard codes, or says clearly that the TOTP engine cannot", async () => {
+    const call = admin().registerSeed({
+      label: "steam",
+      spec: {
+        secretBase32: secret(),
+        algorithm: 0,
+        digits: 0,
+        period: 0,
+        issuer: "Steam",
+        account: "",
+        encoding: Encoding.ENCODING_STEAM,
+      },
+    });
+    if (kind === "vault-totp") {
+      const err = await failure(call);
+      expect(err.code).toBe(status.FAILED_PRECONDITION);
+      expect(err.message).toMatch(/Steam/);
+      return;
+    }
+    expect((await call).info?.digits).toBe(5);
+    const answer = await admin().generateCode({ label: "steam" });
+    expect(answer.code).toMatch(STEAM_ALPHABET);
+    expect(answer.nextCode).toMatch(STEAM_ALPHABET);
+  });
+
+  it("refuses to replace a label unless asked to overwrite", async () => {
+    const first = secret();
+    const second = secret();
+    await admin().registerSeed({ label: "replace-me", otpauthUri: `otpauth://totp/x?secret=${first}` });
+    const err = await failure(
+      admin().registerSeed({ label: "replace-me", otpauthUri: `otpauth://totp/x?secret=${second}` }),
+    );
+    expect(err.code).toBe(status.ALREADY_EXISTS);
+    expect((await admin().generateCode({ label: "replace-me" })).code).toBe(
+      expectedCode(first, (await admin().generateCode({ label: "replace-me" })).serverTime?.getTime() ?? 0, {}),
+    );
+    await admin().registerSeed({
+      label: "replace-me",
+      overwrite: true,
+      otpauthUri: `otpauth://totp/x?secret=${second}`,
+    });
+    const answer = await admin().generateCode({ label: "replace-me" });
+    expect(answer.code).toBe(expectedCode(second, answer.serverTime?.getTime() ?? 0, {}));
+  });
+
+  it("lets exactly one of 100 concurrent registrations of a label win", async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, () =>
+        tg().registerSeed({
+          label: "race",
+          onBehalfOf: "telegram:555",
+          otpauthUri: `otpauth://totp/r?secret=${secret()}`,
+        }),
+      ),
+    );
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason.code);
+    expect(won).toHaveLength(1);
+    expect(lost).toEqual(Array(99).fill(status.ALREADY_EXISTS));
+  });
+
+  it.each([
+    ["an empty label", { label: "", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP" }, /label is empty/],
+    ["an upper-case label", { label: "gitHub", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP" }, /upper-case/],
+    ["a label with '..'", { label: "a..b", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP" }, /'\.\.'/],
+    ["no source", { label: "nosource" }, /otpauth_uri or spec/],
+    ["an HOTP URI", { label: "hotp", otpauthUri: "otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP&counter=1" }, /HOTP/],
+    ["a URI without secret", { label: "nosecret", otpauthUri: "otpauth://totp/x?issuer=A" }, /secret/],
+    ["a bad base32 character", { label: "badb32", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PX1" }, /position/],
+    ["a too short secret", { label: "short", otpauthUri: "otpauth://totp/x?secret=JBSWY3DP" }, /10/],
+    ["7 digits", { label: "digits7", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=7" }, /digits/],
+    ["MD5", { label: "md5", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=MD5" }, /algorithm/],
+    ["a period of 0", { label: "period0", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=0" }, /period/],
+    [
+      "a period over a day",
+      { label: "period-day", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=86401" },
+      /period/,
+    ],
+    ["not a URI", { label: "garbage", otpauthUri: "hello" }, /otpauth/],
+  ])("refuses %s with INVALID_ARGUMENT and stores nothing", async (_name, request, message) => {
+    const err = await failure(admin().registerSeed(request));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.message).toMatch(message);
+    const { labels } = await admin().listLabels({ pageSize: 1000 });
+    expect(labels.map((l) => l.label)).not.toContain(request.label);
+  });
+
+  it("refuses a request over 16 KiB", async () => {
+    const err = await failure(
+      admin().registerSeed({ label: "huge", otpauthUri: `otpauth://totp/x?secret=${"A".repeat(17_000)}` }),
+    );
+    expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+  });
+
+  it("answers NOT_FOUND for a label nobody registered", async () => {
+    const err = await failure(admin().generateCode({ label: "never-registered" }));
+    expect(err.code).toBe(status.NOT_FOUND);
+  });
+
+  it("lists a principal's labels page by page, and refuses a token issued to someone else", async () => {
+    const onBehalfOf = "telegram:777";
+    for (const label of ["p1", "p2", "p3", "p4", "p5"]) {
+      await tg().registerSeed({ label, onBehalfOf, otpauthUri: `otpauth://totp/Issuer:acc?secret=${secret()}` });
+    }
+    const first = await tg().listLabels({ onBehalfOf, pageSize: 2 });
+    expect(first.labels.map((l) => l.label)).toEqual(["p1", "p2"]);
+    expect(first.labels[0]).toMatchObject({ issuer: "Issuer", account: "acc", owner: "telegram:777", shared: false });
+    expect(JSON.stringify(first)).not.toMatch(/secret/i);
+    const second = await tg().listLabels({ onBehalfOf, pageSize: 2, pageToken: first.nextPageToken });
+    expect(second.labels.map((l) => l.label)).toEqual(["p3", "p4"]);
+    const third = await tg().listLabels({ onBehalfOf, pageSize: 2, pageToken: second.nextPageToken });
+    expect(third.labels.map((l) => l.label)).toEqual(["p5"]);
+    expect(third.nextPageToken).toBe("");
+
+    const stolen = await failure(
+      tg().listLabels({ onBehalfOf: "telegram:778", pageSize: 2, pageToken: first.nextPageToken }),
+    );
+    expect(stolen.code).toBe(status.INVALID_ARGUMENT);
+    const forged = await failure(tg().listLabels({ onBehalfOf, pageToken: "bm90LWEtdG9rZW4" }));
+    expect(forged.code).toBe(status.INVALID_ARGUMENT);
+    const tooBig = await failure(tg().listLabels({ onBehalfOf, pageSize: 1001 }));
+    expect(tooBig.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it("deletes a label, after which it is gone", async () => {
+    await admin().registerSeed({ label: "to-delete", otpauthUri: `otpauth://totp/x?secret=${secret()}` });
+    expect(await admin().deleteSeed({ label: "to-delete" })).toEqual({ label: "to-delete" });
+    expect((await failure(admin().generateCode({ label: "to-delete" }))).code).toBe(status.NOT_FOUND);
+    expect((await failure(admin().deleteSeed({ label: "to-delete" }))).code).toBe(status.NOT_FOUND);
+    const { labels } = await admin().listLabels({});
+    expect(labels.map((l) => l.label)).not.toContain("to-delete");
+  });
+
+  it("imports a Google Authenticator export, refusing the entries it cannot serve one by one", async () => {
+    const good = randomBytes(20);
+    const uri = migrationUri([
+      { secret: good, name: "alice@example.com", issuer: "Example", type: 2 },
+      { secret: randomBytes(20), name: "counter", issuer: "Old", type: 1 },
+      { secret: randomBytes(20), name: "md5", issuer: "Weird", type: 2, algorithm: 4 },
+    ]);
+    const result = await tg().importSeeds({ uri, onBehalfOf: "telegram:4242", labelPrefix: "ga-" });
+    expect(result.imported.map((i) => i.label)).toEqual(["ga-example-alice-example.com"]);
+    expect(result.rejected.map((r) => [r.index, r.name])).toEqual([
+      [1, "Old:counter"],
+      [2, "Weird:md5"],
+    ]);
+    expect(result.rejected[0]?.reason).toMatch(/HOTP/);
+    expect(result.rejected[1]?.reason).toMatch(/MD5/);
+    const answer = await tg().generateCode({ label: "ga-example-alice-example.com", onBehalfOf: "telegram:4242" });
+    seedsUsed.push(new OTPAuth.Secret({ buffer: good }).base32);
+    expect(answer.code).toBe(
+      expectedCode(new OTPAuth.Secret({ buffer: good }).base32, answer.serverTime?.getTime() ?? 0, {}),
+    );
+
+    const again = await tg().importSeeds({ uri, onBehalfOf: "telegram:4242", labelPrefix: "ga-" });
+    expect(again.imported).toEqual([]);
+    expect(again.rejected[0]?.reason).toMatch(/already exists/);
+
+    const bad = await failure(
+      tg().importSeeds({ uri: "otpauth-migration://offline?data=%%%", onBehalfOf: "telegram:4242" }),
+    );
+    expect(bad.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it("keeps personal labels private and shares team labels by policy", async () => {
+    await tg().registerSeed({
+      label: "mine",
+      onBehalfOf: "telegram:111",
+      otpauthUri: `otpauth://totp/x?secret=${secret()}`,
+    });
+    const other = await failure(tg().generateCode({ label: "mine", onBehalfOf: "telegram:222" }));
+    expect(other.code).toBe(status.NOT_FOUND);
+    expect((await tg().listLabels({ onBehalfOf: "telegram:222" })).labels.map((l) => l.label)).not.toContain("mine");
+
+    await admin().registerSeed({ label: "team-aws", otpauthUri: `otpauth://totp/AWS:root?secret=${secret()}` });
+    const member = await tg().generateCode({ label: "team-aws", onBehalfOf: "telegram:111" });
+    expect(member.issuer).toBe("AWS");
+    expect((await fx.client("deployer").generateCode({ label: "team-aws" })).code).toBe(member.code);
+    const listed = await tg().listLabels({ onBehalfOf: "telegram:111" });
+    expect(listed.labels.find((l) => l.label === "team-aws")).toMatchObject({ shared: true });
+
+    const outsider = await failure(tg().generateCode({ label: "team-aws", onBehalfOf: "telegram:222" }));
+    expect(outsider.code).toBe(status.NOT_FOUND);
+    const readerDelete = await failure(fx.client("deployer").deleteSeed({ label: "team-aws" }));
+    expect(readerDelete.code).toBe(status.PERMISSION_DENIED);
+    const readerWrite = await failure(
+      fx
+        .client("deployer")
+        .registerSeed({ label: "team-aws", overwrite: true, otpauthUri: `otpauth://totp/x?secret=${secret()}` }),
+    );
+    expect(readerWrite.code).toBe(status.PERMISSION_DENIED);
+    await admin().deleteSeed({ label: "team-aws" });
+  });
+});
