@@ -251,10 +251,9 @@ describe.each<StoreKind>(["file", "vault-kv", "vault-totp"])("totp-core RPCs on 
     expect(result.rejected[0]?.reason).toMatch(/HOTP/);
     expect(result.rejected[1]?.reason).toMatch(/MD5/);
     const answer = await tg().generateCode({ label: "ga-example-alice-example.com", onBehalfOf: "telegram:4242" });
-    seedsUsed.push(new OTPAuth.Secret({ buffer: good }).base32);
-    expect(answer.code).toBe(
-      expectedCode(new OTPAuth.Secret({ buffer: good }).base32, answer.serverTime?.getTime() ?? 0, {}),
-    );
+    const goodBase32 = new OTPAuth.Secret({ buffer: new Uint8Array(good).buffer }).base32;
+    seedsUsed.push(goodBase32);
+    expect(answer.code).toBe(expectedCode(goodBase32, answer.serverTime?.getTime() ?? 0, {}));
 
     const again = await tg().importSeeds({ uri, onBehalfOf: "telegram:4242", labelPrefix: "ga-" });
     expect(again.imported).toEqual([]);
