@@ -2,7 +2,7 @@
 export type CacheOutcome = "hit" | "miss" | "coalesced";
 
 /** The longest a decrypted seed may stay in memory (the design's bound). */
-export const MAX_CACHE_TTL_MS = 30_000;
+const MAX_CACHE_TTL_MS = 30_000;
 
 export interface SingleFlightCacheOptions {
   /** How long a loaded value is kept, 0 to MAX_CACHE_TTL_MS. 0 keeps nothing but still merges concurrent loads. */

@@ -21,7 +21,7 @@ export interface VaultTotpStoreOptions {
   totpMount?: string;
 }
 
-export const STEAM_NEEDS_RECORD_STORE =
+const STEAM_NEEDS_RECORD_STORE =
   "Steam codes need the kv or file store: the Vault TOTP engine only makes numeric codes";
 
 /** How often a code read that straddled a time step is repeated before the later step is assumed. */

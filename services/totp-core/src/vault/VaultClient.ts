@@ -29,7 +29,7 @@ export interface VaultClientOptions {
   auth: VaultAuth;
 }
 
-export const DEFAULT_KUBERNETES_JWT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+const DEFAULT_KUBERNETES_JWT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /** One version of a KV v2 secret. */
 export interface KvVersion {
