@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { RateLimitPolicy } from "./ops/RateLimits.js";
+import type { SeedStoreOptions } from "./store/createSeedStore.js";
+import type { VaultAuth, VaultClientOptions } from "./vault/VaultClient.js";
 
 /**
  * totp-core's whole configuration, read from the environment once at start. Every problem is reported with the
@@ -11,7 +13,7 @@ export interface Config {
   tls: { certFile: string; keyFile: string; caFile: string; reloadMs: number };
   policyFile: string;
   policyReloadMs: number;
-  store: StoreConfig;
+  store: SeedStoreOptions;
   cacheTtlMs: number;
   healthListen: HostPort | undefined;
   metricsListen: HostPort | undefined;
@@ -27,23 +29,6 @@ export interface HostPort {
   host: string;
   port: number;
 }
-
-export type VaultAuthConfig =
-  | { method: "token"; token: string }
-  | { method: "approle"; roleId: string; secretId: string; mount: string }
-  | { method: "kubernetes"; role: string; jwtPath: string; mount: string };
-
-export interface VaultConfig {
-  addr: string;
-  caCertPem: string | undefined;
-  timeoutMs: number;
-  auth: VaultAuthConfig;
-}
-
-export type StoreConfig =
-  | { kind: "vault-kv"; vault: VaultConfig; kvMount: string; prefix: string }
-  | { kind: "vault-totp"; vault: VaultConfig; kvMount: string; prefix: string; totpMount: string }
-  | { kind: "file"; path: string; key: Buffer };
 
 /** A configuration problem; its message names the variable. */
 export class ConfigError extends Error {
@@ -139,7 +124,7 @@ function readPem(variable: string, file: string | undefined): string | undefined
   }
 }
 
-function vaultAuth(env: Env, v: z.infer<typeof schema>): VaultAuthConfig {
+function vaultAuth(env: Env, v: z.infer<typeof schema>): VaultAuth {
   const token = secretFromEnv(env, "VAULT_TOKEN");
   const secretId = secretFromEnv(env, "VAULT_SECRET_ID");
   const method = v.VAULT_AUTH_METHOD ?? (token ? "token" : v.VAULT_ROLE_ID ? "approle" : "kubernetes");
@@ -158,7 +143,7 @@ function vaultAuth(env: Env, v: z.infer<typeof schema>): VaultAuthConfig {
   return { method, role: v.VAULT_K8S_ROLE, jwtPath: v.VAULT_K8S_JWT_FILE, mount: v.VAULT_K8S_MOUNT };
 }
 
-function storeConfig(env: Env, v: z.infer<typeof schema>): StoreConfig {
+function storeConfig(env: Env, v: z.infer<typeof schema>): SeedStoreOptions {
   const kind = v.TOTP_STORE ?? (v.VAULT_ADDR ? "vault-kv" : "file");
   if (kind === "file") {
     const keyText = secretFromEnv(env, "TOTP_FILE_KEY");
@@ -166,7 +151,7 @@ function storeConfig(env: Env, v: z.infer<typeof schema>): StoreConfig {
     return { kind, path: v.TOTP_FILE_PATH, key: parseFileKey(keyText) };
   }
   if (!v.VAULT_ADDR) throw new ConfigError(`VAULT_ADDR: required with TOTP_STORE=${kind}`);
-  const vault: VaultConfig = {
+  const vault: VaultClientOptions = {
     addr: v.VAULT_ADDR,
     caCertPem: readPem("VAULT_CACERT", v.VAULT_CACERT),
     timeoutMs: v.VAULT_TIMEOUT_MS,
