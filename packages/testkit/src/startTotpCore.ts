@@ -47,9 +47,8 @@ export async function startTotpCore(options: StartTotpCoreOptions): Promise<Runn
   const dir = await mkdtemp(join(tmpdir(), "totp-core-"));
   const policyFile = join(dir, "policy.yaml");
   await writeFile(policyFile, options.policy);
-  const port = await freePort();
   const env: NodeJS.ProcessEnv = {
-    TOTP_LISTEN: `127.0.0.1:${port}`,
+    TOTP_LISTEN: `127.0.0.1:${await freePort()}`,
     TOTP_TLS_CERT: options.pki.server.certPath,
     TOTP_TLS_KEY: options.pki.server.keyPath,
     TOTP_TLS_CA: options.pki.caPath,
@@ -67,6 +66,8 @@ export async function startTotpCore(options: StartTotpCoreOptions): Promise<Runn
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  // A test may choose the port itself (TOTP_LISTEN in options.env): the address follows what the core was given.
+  const port = Number(env.TOTP_LISTEN?.split(":").pop());
   const address = `127.0.0.1:${port}`;
   return {
     address,
