@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: "forks",
     maxWorkers: 2,
+    reporters: ["default", "./test/plainSummary.ts"],
   },
 });

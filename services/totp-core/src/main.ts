@@ -16,8 +16,14 @@ try {
 const log = createLogger(config.logLevel);
 try {
   const server = await startServer(config, log);
+  // The bound ports, so that a supervisor (or a test) that asked for port 0 learns where to connect.
   log.info(
-    { address: `${config.listen.host}:${server.port}`, store: config.store.kind, health: server.healthPort },
+    {
+      address: `${config.listen.host}:${server.port}`,
+      store: config.store.kind,
+      health: server.healthPort,
+      metrics: server.metricsPort,
+    },
     "totp-core ready",
   );
   let stopping = false;

@@ -1,4 +1,4 @@
-import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { createTotpClient, type TotpClient } from "@totp-custody/client";
 import { TotpServiceClient } from "@totp-custody/contract";
 import * as OTPAuth from "otpauth";
@@ -54,8 +54,11 @@ describe("who may call totp-core", () => {
     it("is refused at the TLS handshake without a client certificate", async () => {
       const bare = new TotpServiceClient(fx.core.address, credentials.createSsl(Buffer.from(fx.pki.ca.certPem)));
       const code = await new Promise<number>((resolve) =>
-        bare.listLabels({ onBehalfOf: "", pageSize: 0, pageToken: "" }, { deadline: Date.now() + 5000 }, (err) =>
-          resolve((err as ServiceError | null)?.code ?? status.OK),
+        bare.listLabels(
+          { onBehalfOf: "", pageSize: 0, pageToken: "" },
+          new Metadata(),
+          { deadline: Date.now() + 5000 },
+          (err) => resolve((err as ServiceError | null)?.code ?? status.OK),
         ),
       );
       bare.close();
