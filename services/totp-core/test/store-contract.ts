@@ -1,9 +1,10 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TotpError } from "../src/errors.js";
+import type { TotpError } from "../src/errors.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
 import type { LabelRef, Owner, SeedInput } from "../src/seed.js";
 import type { SeedStore } from "../src/store/SeedStore.js";
+import { rejection } from "./rejection.js";
 
 /** What a store can do beyond the common contract. */
 export interface StoreTraits {
@@ -56,15 +57,6 @@ async function expectCodesOf(store: SeedStore, ref: LabelRef, seed: SeedInput, t
   // The step answered holds the moment asked, or (engine's clock) one just after it.
   expect(window.validUntil.getTime()).toBeGreaterThan(at);
   expect(window.validFrom.getTime()).toBeLessThanOrEqual(Date.now());
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TotpError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TotpError);
-  return err as TotpError;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { type AuditedVault, startVault, type Vault } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TotpError } from "../src/errors.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
 import { createSeedStore, type SeedStoreOptions } from "../src/store/createSeedStore.js";
 import type { SeedStore } from "../src/store/SeedStore.js";
 import { VaultFailure } from "../src/vault/VaultFailure.js";
+import { rejection } from "./rejection.js";
 import { newPrincipal, newSeed, personal, storeContract } from "./store-contract.js";
 
 let vault: Vault & AuditedVault;
@@ -22,15 +22,6 @@ const kvOptions = (v: Vault) =>
   }) satisfies SeedStoreOptions;
 
 storeContract("vault-kv (OpenBao)", () => createSeedStore(kvOptions(vault)), { currentCodeOnly: false, steam: true });
-
-async function rejection(promise: Promise<unknown>): Promise<TotpError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TotpError);
-  return err as TotpError;
-}
 
 describe("Vault KV store", () => {
   let store: SeedStore;

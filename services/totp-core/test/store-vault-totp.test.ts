@@ -1,9 +1,9 @@
 import { type AuditedVault, startVault, type Vault } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TotpError } from "../src/errors.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
 import { createSeedStore, type SeedStoreOptions } from "../src/store/createSeedStore.js";
 import type { SeedStore } from "../src/store/SeedStore.js";
+import { rejection } from "./rejection.js";
 import { newPrincipal, newSeed, personal, shared, storeContract } from "./store-contract.js";
 
 let vault: Vault & AuditedVault;
@@ -24,15 +24,6 @@ storeContract("vault-totp (OpenBao TOTP engine)", () => createSeedStore(totpOpti
   currentCodeOnly: true,
   steam: false,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<TotpError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TotpError);
-  return err as TotpError;
-}
 
 describe("Vault TOTP store", () => {
   let store: SeedStore;

@@ -8,12 +8,12 @@ import { createServer as createTlsServer } from "node:tls";
 import { makeTestPki, startVault, type TestPki, type Vault } from "@totp-custody/testkit";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { TotpError } from "../src/errors.js";
 import { Metrics } from "../src/ops/Metrics.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
 import { createSeedStore } from "../src/store/createSeedStore.js";
 import { type VaultAuth, VaultClient, type VaultClientOptions } from "../src/vault/VaultClient.js";
 import { VaultFailure } from "../src/vault/VaultFailure.js";
+import { rejection } from "./rejection.js";
 import { newSeed, personal } from "./store-contract.js";
 
 /** What the store's Vault policy grants: the KV store's paths, nothing else. */
@@ -65,15 +65,6 @@ const options = (auth: VaultAuth, overrides: Partial<VaultClientOptions> = {}): 
   auth,
   ...overrides,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<TotpError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TotpError);
-  return err as TotpError;
-}
 
 async function appRole(role: string, extra: { tokenTtl?: number; tokenMaxTtl?: number; policies?: string[] } = {}) {
   const { policies = ["totp-store"], ...ttls } = extra;
