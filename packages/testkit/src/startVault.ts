@@ -42,6 +42,8 @@ export interface Vault {
   readonly addr: string;
   /** The root token (random per server). */
   readonly token: string;
+  /** The server's process id, e.g. to read its CPU time from /proc; undefined until it has started. */
+  readonly pid: number | undefined;
   /** A call of the HTTP API below /v1/ with the root token (or `options.token`); throws VaultError on non-2xx. */
   request<T = unknown>(method: string, path: string, body?: unknown, options?: { token?: string }): Promise<T>;
   /** Mounts KV v2 at `mount` and waits until it serves requests. */
@@ -64,6 +66,10 @@ export interface PersistentVault {
   unseal(): Promise<void>;
   /** Stops the process and starts it again on the same port and data directory, then unseals it. */
   restart(): Promise<void>;
+  /** Stops the process but keeps its port and data (an outage); `start` brings it back. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and data directory, and unseals it. */
+  start(): Promise<void>;
 }
 
 export type StartedVault<O extends StartVaultOptions> = Vault &
@@ -194,6 +200,9 @@ ${openBao ? "" : "disable_mlock = true\n"}`;
     get token() {
       return token;
     },
+    get pid() {
+      return handle?.pid;
+    },
     auditLogPath: auditLogPath ?? "",
     request,
     async enableKv(mount) {
@@ -234,9 +243,14 @@ ${openBao ? "" : "disable_mlock = true\n"}`;
     },
     unseal,
     async restart() {
-      if (!persistent)
-        throw new Error("restart needs startVault({ persistent: true }): a dev server forgets everything");
+      await vault.halt();
+      await vault.start();
+    },
+    async halt() {
+      if (!persistent) throw new Error("halt needs startVault({ persistent: true }): a dev server forgets everything");
       await handle?.stop();
+    },
+    async start() {
       // Sealed after a restart: 503 is the answer that says the server is up again.
       await launch((status) => status === 503);
       await unseal();

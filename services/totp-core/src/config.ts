@@ -78,7 +78,9 @@ const schema = z.object({
   TOTP_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(256),
   VAULT_ADDR: z.url({ protocol: /^https?$/ }).optional(),
   VAULT_CACERT: path.optional(),
-  VAULT_TIMEOUT_MS: millis(5_000, 100),
+  // A hung Vault must cost a call well under 2 s and end in UNAVAILABLE (retryable) before the client SDK's 5 s
+  // deadline turns it into DEADLINE_EXCEEDED; a healthy Vault answers a KV read in milliseconds.
+  VAULT_TIMEOUT_MS: millis(1_500, 100),
   VAULT_AUTH_METHOD: z.enum(["token", "approle", "kubernetes"]).optional(),
   VAULT_ROLE_ID: z.string().min(1).optional(),
   VAULT_APPROLE_MOUNT: z.string().min(1).default("approle"),

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { type handleUnaryCall, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { TotpServiceServer } from "@totp-custody/contract";
 import type { Logger } from "pino";
-import { asTotpError, type ErrorCode, toServiceError } from "./errors.js";
-import { VERIFIED_CLIENT_KEY } from "./identity.js";
+import { asTotpError, type ErrorCode, TotpError, toServiceError } from "./errors.js";
+import { clientIdentity } from "./identity.js";
 import type { AuditEntry } from "./ops/AuditLog.js";
 import { type Caller, type Policy, resolveCaller } from "./policy/index.js";
 import type { TotpService } from "./TotpService.js";
@@ -26,7 +26,16 @@ export interface GrpcServiceDeps {
   policy: () => Policy;
   hooks: CallHooks;
   log: Logger;
+  /**
+   * Holds, while a call runs, a function that answers it UNAVAILABLE at once (audited as such). The server calls
+   * them when the shutdown grace period is over: clients retry UNAVAILABLE elsewhere, whereas cutting connections
+   * with calls on them answers some of those CANCELLED. A plain set: a call adds and removes itself, cheaply.
+   */
+  inFlight?: Set<() => void>;
 }
+
+/** What a caller cut off by the end of the grace period is told; retrying reaches another replica. */
+const SHUTTING_DOWN = new TotpError("UNAVAILABLE", "server shutting down; retry");
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -36,7 +45,7 @@ interface Request {
 }
 
 /** The grpc-js implementation of TotpService: identity, limits, audit and error mapping around each operation. */
-export function createGrpcService({ service, policy, hooks, log }: GrpcServiceDeps): TotpServiceServer {
+export function createGrpcService({ service, policy, hooks, log, inFlight }: GrpcServiceDeps): TotpServiceServer {
   function unary<Req extends Request, Res>(
     method: string,
     kind: LimitKind,
@@ -44,18 +53,23 @@ export function createGrpcService({ service, policy, hooks, log }: GrpcServiceDe
   ): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const started = performance.now();
-      const client = call.metadata.get(VERIFIED_CLIENT_KEY)[0];
+      const client = clientIdentity(call);
       const sentId = call.metadata.get("x-request-id")[0];
       const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
       const label = call.request.label || undefined;
       let principal: string | undefined;
+      // The first of the call's own result and the end of the grace period answers; the other is dropped.
+      let settled = false;
 
       const finish = (outcome: "ok" | ErrorCode, grpcStatus: number, answer: () => void) => {
+        if (settled) return;
+        settled = true;
+        inFlight?.delete(abandon);
         const latency = performance.now() - started;
         hooks.observe(method, outcome, latency / 1000);
         const entry: AuditEntry = {
           requestId,
-          client: typeof client === "string" ? client : "",
+          client: client ?? "",
           principal,
           method,
           label,
@@ -70,25 +84,25 @@ export function createGrpcService({ service, policy, hooks, log }: GrpcServiceDe
         });
       };
 
+      const refuse = (e: TotpError) => {
+        const mapped = toServiceError(e);
+        finish(e.code, mapped.code ?? status.UNKNOWN, () => callback(mapped, null));
+      };
+      const fail = (err: unknown) => {
+        const e = asTotpError(err);
+        if (e.code === "INTERNAL") log.error({ err, method, requestId }, "unexpected error");
+        else if (e.code === "UNAVAILABLE") log.warn({ err: e.cause ?? e, method, requestId }, "store unavailable");
+        refuse(e);
+      };
+      const abandon = () => refuse(SHUTTING_DOWN);
+      inFlight?.add(abandon);
+
       (async () => {
-        const caller = resolveCaller(
-          policy(),
-          typeof client === "string" ? client : undefined,
-          call.request.onBehalfOf,
-        );
+        const caller = resolveCaller(policy(), client, call.request.onBehalfOf);
         principal = caller.principal;
         hooks.checkLimit(kind, caller.principal, label);
         return run(caller, call.request);
-      })().then(
-        (response) => finish("ok", status.OK, () => callback(null, response)),
-        (err: unknown) => {
-          const e = asTotpError(err);
-          if (e.code === "INTERNAL") log.error({ err, method, requestId }, "unexpected error");
-          else if (e.code === "UNAVAILABLE") log.warn({ err: e.cause ?? e, method, requestId }, "store unavailable");
-          const mapped = toServiceError(e);
-          finish(e.code, mapped.code ?? status.UNKNOWN, () => callback(mapped, null));
-        },
-      );
+      })().then((response) => finish("ok", status.OK, () => callback(null, response)), fail);
     };
   }
 

@@ -8,7 +8,6 @@ import type { Logger } from "pino";
 import { CertificateReloader } from "./CertificateReloader.js";
 import type { Config, HostPort } from "./config.js";
 import { createGrpcService } from "./grpcService.js";
-import { identityInterceptor } from "./identity.js";
 import { safeError } from "./logger.js";
 import { AuditLog } from "./ops/AuditLog.js";
 import { Metrics } from "./ops/Metrics.js";
@@ -30,6 +29,11 @@ export interface RunningServer {
 /** The services the health endpoints report: the whole server ("") and the contract's service. */
 const HEALTH_SERVICES = ["", "totp.v1.TotpService"];
 const HEALTH_INTERVAL_MS = 2000;
+/**
+ * After the grace period, the calls still running are answered UNAVAILABLE; their connections then get this long to
+ * deliver those answers and close before they are cut.
+ */
+const CUT_OFF_MS = 1000;
 /** Requests are small (a label, a URI); anything larger is refused before it is parsed. */
 const MAX_REQUEST_BYTES = 16 * 1024;
 
@@ -81,8 +85,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const probeTimer = setInterval(() => void probe(), HEALTH_INTERVAL_MS);
   probeTimer.unref();
 
+  const inFlight = new Set<() => void>();
   const server = new Server({
-    interceptors: [identityInterceptor],
     "grpc.max_receive_message_length": MAX_REQUEST_BYTES,
     "grpc.keepalive_time_ms": config.keepalive.timeMs,
     "grpc.keepalive_timeout_ms": config.keepalive.timeoutMs,
@@ -94,6 +98,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   server.addService(
     TotpServiceService,
     createGrpcService({
+      inFlight,
       service: new TotpService({ store, policy: () => policy.current() }),
       policy: () => policy.current(),
       log,
@@ -133,13 +138,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     setHealth("NOT_SERVING");
     clearInterval(probeTimer);
     await new Promise<void>((resolve) => {
+      let cut: NodeJS.Timeout | undefined;
       const force = setTimeout(() => {
-        log.warn({ graceMs: config.shutdownGraceMs }, "grace period over; cancelling the calls still running");
-        server.forceShutdown();
-        resolve();
+        log.warn(
+          { graceMs: config.shutdownGraceMs, calls: inFlight.size },
+          "grace period over; answering the calls still running UNAVAILABLE",
+        );
+        // A copy: each call leaves the set as it is answered.
+        for (const abandon of [...inFlight]) abandon();
+        // Answered, the last streams end and tryShutdown completes; a connection that still does not close is cut.
+        cut = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, CUT_OFF_MS);
       }, config.shutdownGraceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
+        clearTimeout(cut);
         resolve();
       });
     });

@@ -13,14 +13,9 @@ import { codeWindow } from "../src/otp/codeWindow.js";
 import { createSeedStore } from "../src/store/createSeedStore.js";
 import { type VaultAuth, VaultClient, type VaultClientOptions } from "../src/vault/VaultClient.js";
 import { VaultFailure } from "../src/vault/VaultFailure.js";
+import { CORE_VAULT_POLICY, revokeRoleTokens } from "./grpcHarness.js";
 import { rejection } from "./rejection.js";
 import { newSeed, personal } from "./store-contract.js";
-
-/** What the store's Vault policy grants: the KV store's paths, nothing else. */
-const STORE_POLICY = `
-path "secret/data/totp/*" { capabilities = ["create", "read", "update", "delete"] }
-path "secret/metadata/totp/*" { capabilities = ["read", "list"] }
-`;
 
 let vault: Vault;
 let pki: TestPki;
@@ -36,7 +31,7 @@ beforeAll(async () => {
     makeTestPki(),
     mkdtemp(join(tmpdir(), "totp-vault-client-")),
   ]);
-  await vault.writePolicy("totp-store", STORE_POLICY);
+  await vault.writePolicy("totp-store", CORE_VAULT_POLICY);
   secrets.push(vault.token);
 });
 
@@ -73,24 +68,6 @@ async function appRole(role: string, extra: { tokenTtl?: number; tokenMaxTtl?: n
   return { method: "approle", roleId: ids.roleId, secretId: ids.secretId } as const;
 }
 
-/** Revokes every token whose metadata names `role`, as an operator would after a leak. */
-async function revokeTokensOf(role: string): Promise<number> {
-  const list = await vault.request<{ data: { keys: string[] } }>("LIST", "auth/token/accessors");
-  let revoked = 0;
-  for (const accessor of list.data.keys) {
-    const found = await vault.request<{ data: { meta: Record<string, string> | null } }>(
-      "POST",
-      "auth/token/lookup-accessor",
-      { accessor },
-    );
-    if (found.data.meta?.role_name === role || found.data.meta?.role === role) {
-      await vault.request("POST", "auth/token/revoke-accessor", { accessor });
-      revoked++;
-    }
-  }
-  return revoked;
-}
-
 describe("AppRole auth", () => {
   it("logs in with role and secret id, and the store works", async () => {
     const { log, said } = captureLog();
@@ -121,7 +98,7 @@ describe("AppRole auth", () => {
     const ref = personal("x");
     const seed = newSeed();
     await store.put(ref, seed, "telegram:1", false);
-    expect(await revokeTokensOf("revoked")).toBe(1);
+    expect(await revokeRoleTokens(vault, "revoked")).toBe(1);
     const at = Date.now();
     expect((await store.codes(ref, at))?.window.code).toBe(codeWindow(seed, at).code);
     expect(said("Vault refused the token; logging in again")).toBe(1);
@@ -133,7 +110,7 @@ describe("AppRole auth", () => {
     const { log, said } = captureLog();
     const client = new VaultClient(options(await appRole("herd")), { log });
     await client.kvList("secret", "totp/users");
-    await revokeTokensOf("herd");
+    await revokeRoleTokens(vault, "herd");
     await Promise.all(Array.from({ length: 50 }, () => client.kvList("secret", "totp/users")));
     expect(said("logged in to Vault")).toBe(2);
     client.close();
@@ -376,7 +353,7 @@ describe("Kubernetes auth", () => {
     // The kubelet rotates the file; the next login must send what it holds then. This one is refused.
     const rotated = serviceAccountJwt("totp-core");
     await writeFile(jwtPath, rotated);
-    expect(await revokeTokensOf("totp-core")).toBe(1);
+    expect(await revokeRoleTokens(vault, "totp-core")).toBe(1);
     const err = await rejection(store.codes(ref, Date.now()));
     expect(reviewed.at(-1)).toBe(rotated);
     expect(err.code).toBe("UNAVAILABLE");
