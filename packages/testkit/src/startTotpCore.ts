@@ -16,6 +16,8 @@ export interface StartTotpCoreOptions {
   policy: string;
   /** Extra environment (a Vault store, limits, ports); by default the encrypted file store in a temporary folder. */
   env?: NodeJS.ProcessEnv;
+  /** Flags for node itself, e.g. `--cpu-prof`, which NODE_OPTIONS does not accept. */
+  nodeArgs?: readonly string[];
 }
 
 /** What a client needs to reach the core: the fields of @totp-custody/client's options. */
@@ -58,7 +60,7 @@ export async function startTotpCore(options: StartTotpCoreOptions): Promise<Runn
     TOTP_FILE_KEY: randomBytes(32).toString("hex"),
     ...options.env,
   };
-  const process = runProcess("node", [TOTP_CORE_MAIN], { env, cwd: dir });
+  const process = runProcess("node", [...(options.nodeArgs ?? []), TOTP_CORE_MAIN], { env, cwd: dir });
   try {
     await process.waitForOutput(/totp-core ready/, 30_000);
   } catch (err) {

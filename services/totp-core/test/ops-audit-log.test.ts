@@ -274,6 +274,8 @@ describe("AuditLog group commit", () => {
     const a = log.record(entry(1)).then(() => {
       first = true;
     });
+    // Line 1's write goes out at the end of its event-loop turn; lines 2 and 3 come in a later one.
+    await new Promise((r) => setImmediate(r));
     const b = log.record(entry(2));
     const c = log.record(entry(3));
     await new Promise((r) => setImmediate(r));

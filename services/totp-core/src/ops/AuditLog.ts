@@ -84,10 +84,14 @@ const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : "nul
  * The hash-chained audit log: one JSON line per RPC, each carrying the SHA-256 of the line before it, so that an
  * edited, deleted or reordered line shows (see verifyAuditChain).
  *
- * Group commit: `record` hashes and enqueues its line at once (so the chain follows call order), and the lines
+ * Group commit: `record` hashes and enqueues its line at once (so the chain follows call order); a write starts
+ * at the end of the event-loop turn (setImmediate) and carries every line recorded in that turn, and the lines
  * that arrive while a write is in flight all go out in the next single write (+ fdatasync for a file). Each
  * promise resolves once the write holding its line is done, so a call's answer can wait for its audit line
- * without every call paying for its own write.
+ * without every call paying for its own write. Writing as soon as a line arrives would give the first call of
+ * every turn a write of its own: an fdatasync costs the same (0.1-0.2 ms of kernel time on a virtual disk) for
+ * one line as for a hundred, and a pipe write to stdout one system call per line. Waiting for the end of the
+ * turn adds no more latency than the rest of the turn's work.
  *
  * After a failed write every later `record` rejects with that error: the log cannot promise that an answered
  * call is in it any more, so the service fails closed rather than answering unaudited calls.
@@ -104,6 +108,9 @@ export class AuditLog {
   /** toISOString is costly next to the rest of a line; calls within one millisecond share the string. */
   private isoMs = Number.NaN;
   private iso = "";
+
+  /** A write is due at the end of this event-loop turn. */
+  private flushScheduled = false;
 
   private constructor(
     private readonly writeBatch: (data: string) => Promise<void>,
@@ -171,7 +178,7 @@ export class AuditLog {
     this.pending ??= newBatch();
     this.pending.data += `${line}\n`;
     const { promise } = this.pending;
-    if (this.inFlight === undefined) this.flush();
+    if (this.inFlight === undefined) this.scheduleFlush();
     return promise;
   }
 
@@ -186,6 +193,15 @@ export class AuditLog {
     }
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
   private flush(): void {
     const batch = this.pending;
     if (batch === undefined) return;
@@ -195,8 +211,8 @@ export class AuditLog {
     this.writeBatch(batch.data).then(
       () => {
         this.inFlight = undefined;
-        // Start the next write before waking this batch's callers, so the disk is never idle while lines wait.
-        this.flush();
+        // Schedule the next write before waking this batch's callers, so lines never wait for an idle sink.
+        this.scheduleFlush();
         batch.resolve();
       },
       (err: unknown) => {

@@ -1,5 +1,5 @@
 import { codeWindow } from "../otp/codeWindow.js";
-import type { LabelMeta, LabelRef, SeedInput, SeedRecord } from "../seed.js";
+import type { CodeWindow, LabelMeta, LabelRef, SeedInput, SeedRecord } from "../seed.js";
 import { refKey } from "./labelPaths.js";
 import type { SeedRecords } from "./SeedRecords.js";
 import type { SeedStore } from "./SeedStore.js";
@@ -36,6 +36,12 @@ export function labelMeta(ref: LabelRef, record: RecordMeta): LabelMeta {
 export function recordSeedStore(records: SeedRecords, cacheOptions: SeedCacheOptions): SeedStore {
   const cache = new SingleFlightCache<SeedRecord>(cacheOptions);
   const read = (ref: LabelRef) => cache.get(refKey(ref), () => records.read(ref));
+  /**
+   * A label's answer for the time step last asked, so that its HMACs run once per step, not once per call. Keyed
+   * by the cached record: the codes leave memory with their seed, and a re-registered label (a new record) never
+   * answers the old seed's codes. Answers are shared between calls and must not be changed.
+   */
+  const answers = new WeakMap<SeedRecord, { meta: LabelMeta; window: CodeWindow }>();
 
   return {
     kind: records.kind,
@@ -53,7 +59,13 @@ export function recordSeedStore(records: SeedRecords, cacheOptions: SeedCacheOpt
 
     async codes(ref: LabelRef, atMs: number) {
       const record = await read(ref);
-      return record && { meta: labelMeta(ref, record), window: codeWindow(record, atMs) };
+      if (!record) return undefined;
+      let answer = answers.get(record);
+      if (!answer || atMs < answer.window.validFrom.getTime() || atMs >= answer.window.validUntil.getTime()) {
+        answer = { meta: labelMeta(ref, record), window: codeWindow(record, atMs) };
+        answers.set(record, answer);
+      }
+      return answer;
     },
 
     async info(ref: LabelRef) {

@@ -1,0 +1,124 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { protoRoot } from "@totp-custody/contract";
+import { runProcess, toolPath } from "@totp-custody/testkit";
+import autocannon from "autocannon";
+
+/** What one load run measured. Latencies are of successful calls only. */
+export interface LoadResult {
+  /** Successful calls. */
+  ok: number;
+  /** Failed calls by status or error text; a run with failures does not measure what it claims to. */
+  errors: Record<string, number>;
+  seconds: number;
+  /** Successful calls per second. */
+  rps: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+}
+
+/** How hard and how long to drive a server; the same settings for every server compared. */
+export interface LoadShape {
+  /** Calls in flight at once (ghz workers, HTTP connections). */
+  concurrency: number;
+  /** HTTP/2 connections the gRPC calls share. */
+  connections: number;
+  /** Run for this long, or until `total` calls when that is set. */
+  seconds: number;
+  total?: number;
+  /** Throttle to this many calls per second; unlimited when absent. */
+  rps?: number;
+}
+
+/** An mTLS gRPC server and the client identity to call it with. */
+export interface GrpcTarget {
+  address: string;
+  caPath: string;
+  certPath: string;
+  keyPath: string;
+}
+
+interface GhzReport {
+  total: number;
+  latencyDistribution: Array<{ percentage: number; latency: number }> | null;
+  statusCodeDistribution: Record<string, number> | null;
+  errorDistribution: Record<string, number> | null;
+}
+
+const NS_PER_MS = 1e6;
+
+/** Drives GenerateCode with ghz; `requests` are the request messages, sent in turn. */
+export async function runGhz(target: GrpcTarget, requests: readonly object[], shape: LoadShape): Promise<LoadResult> {
+  const dir = await mkdtemp(join(tmpdir(), "totp-bench-ghz-"));
+  try {
+    const dataFile = join(dir, "data.json");
+    const output = join(dir, "report.json");
+    await writeFile(dataFile, JSON.stringify(requests));
+    const args = [
+      ...["--proto", join(protoRoot, "totp/v1/totp.proto"), "--import-paths", protoRoot],
+      ...["--call", "totp.v1.TotpService.GenerateCode"],
+      ...["--cacert", target.caPath, "--cert", target.certPath, "--key", target.keyPath],
+      ...["--data-file", dataFile, "--disable-template-functions", "--disable-template-data"],
+      ...["--concurrency", String(shape.concurrency), "--connections", String(shape.connections)],
+      ...(shape.total ? ["--total", String(shape.total)] : ["--duration", `${shape.seconds}s`]),
+      // Calls cut off by the end of the run are neither successes nor failures of the server.
+      ...["--duration-stop", "ignore"],
+      ...(shape.rps ? ["--rps", String(Math.round(shape.rps))] : []),
+      ...["--format", "json", "--output", output],
+      target.address,
+    ];
+    const ghz = runProcess(toolPath("ghz"), args);
+    const { code } = await ghz.exited;
+    if (code !== 0) throw new Error(`ghz exited with ${code}: ${ghz.stderr.trim().slice(-2000)}`);
+    const report = JSON.parse(await readFile(output, "utf8")) as GhzReport;
+    const statuses = report.statusCodeDistribution ?? {};
+    const ok = statuses.OK ?? 0;
+    const errors: Record<string, number> = { ...report.errorDistribution };
+    for (const [name, count] of Object.entries(statuses)) if (name !== "OK") errors[name] = count;
+    const percentile = (p: number) =>
+      (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? Number.NaN) / NS_PER_MS;
+    const seconds = report.total / 1e9;
+    return {
+      ok,
+      errors,
+      seconds,
+      rps: ok / seconds,
+      p50Ms: percentile(50),
+      p90Ms: percentile(90),
+      p99Ms: percentile(99),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Drives HTTP GETs of `paths` (in turn on each connection) with autocannon, one connection per call in flight. */
+export async function runAutocannon(
+  baseUrl: string,
+  headers: Record<string, string>,
+  paths: readonly string[],
+  shape: Pick<LoadShape, "concurrency" | "seconds">,
+): Promise<LoadResult> {
+  const result = await autocannon({
+    url: baseUrl,
+    connections: shape.concurrency,
+    duration: shape.seconds,
+    headers,
+    requests: paths.map((path) => ({ method: "GET", path })),
+  });
+  const errors: Record<string, number> = {};
+  if (result.non2xx) errors.non2xx = result.non2xx;
+  if (result.errors) errors.connection = result.errors;
+  const ok = result["2xx"];
+  return {
+    ok,
+    errors,
+    seconds: result.duration,
+    rps: ok / result.duration,
+    p50Ms: result.latency.p50,
+    p90Ms: result.latency.p90,
+    p99Ms: result.latency.p99,
+  };
+}

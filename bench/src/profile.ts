@@ -1,0 +1,83 @@
+import { readFile } from "node:fs/promises";
+
+/** The parts of V8's .cpuprofile format used here. */
+interface CpuProfile {
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }>;
+  samples: number[];
+  /** Microseconds since the previous sample, one per sample. */
+  timeDeltas: number[];
+  /** Microseconds, on the clock of the samples. */
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileFrame {
+  /** `function file:line`, the file relative to the repository or node_modules. */
+  frame: string;
+  /** Share of the sampled time (idle excluded) spent in the frame itself. */
+  selfPercent: number;
+}
+
+export interface ProfileSummary {
+  /** Milliseconds sampled while not idle. */
+  busyMs: number;
+  top: ProfileFrame[];
+  /** Self time by origin: totp-core, grpc-js, other dependencies, Node internals, GC, native. */
+  byOrigin: Record<string, number>;
+}
+
+/** Where a frame's code comes from, for the per-origin totals. */
+function origin(url: string, functionName: string): string {
+  if (url === "") return functionName === "(garbage collector)" ? "gc" : "native/runtime";
+  if (url.includes("/node_modules/@grpc/grpc-js/")) return "grpc-js";
+  if (url.includes("/node_modules/")) return "other dependencies";
+  if (url.startsWith("node:")) return "node internals";
+  return "totp-custody";
+}
+
+function shortUrl(url: string): string {
+  const modules = url.lastIndexOf("/node_modules/");
+  if (modules >= 0) return url.slice(modules + "/node_modules/".length);
+  const repo = /\/(services|packages)\/.*$/.exec(url);
+  return repo ? repo[0].slice(1) : url;
+}
+
+/**
+ * Self time per function of a CPU profile, heaviest first, with totals per origin. Only the last `lastSeconds`
+ * before the profile ends count: the measured load, not the start-up and warm-up before it.
+ */
+export async function summarizeProfile(path: string, lastSeconds: number, topN = 15): Promise<ProfileSummary> {
+  const profile = JSON.parse(await readFile(path, "utf8")) as CpuProfile;
+  const windowStart = profile.endTime - lastSeconds * 1e6;
+  let at = profile.startTime;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const selfUs = new Map<string, number>();
+  const originUs = new Map<string, number>();
+  let busyUs = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id);
+    const us = profile.timeDeltas[i] ?? 0;
+    at += us;
+    if (!frame || frame.functionName === "(idle)" || at < windowStart) return;
+    busyUs += us;
+    // lineNumber is 0-based in the profile format.
+    const name = frame.url
+      ? `${frame.functionName || "(anonymous)"} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`
+      : frame.functionName;
+    selfUs.set(name, (selfUs.get(name) ?? 0) + us);
+    const from = origin(frame.url, frame.functionName);
+    originUs.set(from, (originUs.get(from) ?? 0) + us);
+  });
+  const percent = (us: number) => Math.round((us / busyUs) * 1000) / 10;
+  return {
+    busyMs: Math.round(busyUs / 1000),
+    top: [...selfUs]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, topN)
+      .map(([frame, us]) => ({ frame, selfPercent: percent(us) })),
+    byOrigin: Object.fromEntries([...originUs].sort((a, b) => b[1] - a[1]).map(([name, us]) => [name, percent(us)])),
+  };
+}
