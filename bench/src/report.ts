@@ -1,14 +1,8 @@
+import type { LoadResult } from "./load.js";
 import type { ProfileSummary } from "./profile.js";
 
 /** A load run with what it cost: the numbers behind one row of the table. */
-export interface Measured {
-  ok: number;
-  errors: Record<string, number>;
-  seconds: number;
-  rps: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
+export interface Measured extends LoadResult {
   /** CPU seconds of the server's processes during the run. */
   serverCpuSeconds: number;
   /** CPU seconds of the load generator (ghz, or autocannon in the benchmark's own process). */

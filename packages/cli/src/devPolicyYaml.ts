@@ -1,5 +1,5 @@
+import { spiffeId } from "@totp-custody/pki";
 import { DEV_ADMIN } from "./devLayout.js";
-import { spiffeId } from "./writeDevCerts.js";
 
 /**
  * The policy `npm start` writes once to `.dev/policy.yaml`: the admin client (totpctl's default identity in the

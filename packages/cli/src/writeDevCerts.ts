@@ -1,18 +1,13 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createCa, issueCertificate, writePem } from "@totp-custody/pki";
+import { createCa, issueCertificate, issueLocalCoreCertificate, spiffeId, writePem } from "@totp-custody/pki";
 import { CliError } from "./CliError.js";
 import { DEV_ADMIN } from "./devLayout.js";
 import { ExitCode } from "./exitCodes.js";
 
-const TRUST_DOMAIN = "totp.internal";
-
 /** The clients a development setup has: both bots and the operator's admin client, named as the policy names them. */
 export const DEV_CLIENTS = ["telegram-bot", "zulip-bot", DEV_ADMIN] as const;
-
-/** The identity totp-core's policy matches: the certificate's URI SAN. */
-export const spiffeId = (name: string): string => `spiffe://${TRUST_DOMAIN}/${name}`;
 
 /**
  * Writes a development CA and certificates into `dir`: totp-core's (for localhost and 127.0.0.1) and one per
@@ -36,15 +31,7 @@ export async function writeDevCerts(dir: string, options: { force?: boolean } = 
     written.push(paths.certPath, paths.keyPath);
   };
   await write("ca", ca);
-  await write(
-    "totp-core",
-    await issueCertificate(ca, {
-      commonName: "totp-core",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1"],
-      uris: [spiffeId("totp-core")],
-    }),
-  );
+  await write("totp-core", await issueLocalCoreCertificate(ca));
   for (const name of DEV_CLIENTS) {
     await write(name, await issueCertificate(ca, { commonName: name, uris: [spiffeId(name)] }));
   }

@@ -1,13 +1,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, makeTestPki, startTotpCore } from "@totp-custody/testkit";
+import { codesBetween, expectedCode, freePort, makeTestPki, newSecret, startTotpCore } from "@totp-custody/testkit";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationUri } from "../../../services/totp-core/test/encodeMigrationPayload.js";
 import { devPolicyYaml } from "../src/devPolicyYaml.js";
 import { ExitCode } from "../src/exitCodes.js";
-import { type CliFixture, codesBetween, expectedCode, newSecret, startCliFixture } from "./cliFixture.js";
+import { type CliFixture, startCliFixture } from "./cliFixture.js";
 import { controlCharactersIn } from "./controlCharactersIn.js";
 import type { CommandRun, RunOptions } from "./runCommand.js";
 import { runTotpctl } from "./runTotpctl.js";

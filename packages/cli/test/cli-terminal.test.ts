@@ -1,9 +1,10 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { codesBetween, newSecret } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../src/exitCodes.js";
-import { type CliFixture, codesBetween, newSecret, startCliFixture } from "./cliFixture.js";
+import { type CliFixture, startCliFixture } from "./cliFixture.js";
 import { controlCharactersIn } from "./controlCharactersIn.js";
 import { runTotpctl, TOTPCTL } from "./runTotpctl.js";
 import { runInTerminal } from "./terminal.js";

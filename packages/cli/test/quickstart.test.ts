@@ -5,9 +5,9 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@totp-custody/testkit";
+import { codesBetween, freePort, newSecret } from "@totp-custody/testkit";
 import { expect, it } from "vitest";
-import { codesBetween, newSecret } from "./cliFixture.js";
+
 import { cleanEnv, runCommand } from "./runCommand.js";
 
 /** The checkout this test belongs to; the clone takes its committed HEAD, as `git clone` gives a new user. */

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { startVault, type Vault, VaultError } from "@totp-custody/testkit";
+import { codesBetween, newSecret, startVault, type Vault, VaultError } from "@totp-custody/testkit";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationUri } from "../../../services/totp-core/test/encodeMigrationPayload.js";
 import { ExitCode } from "../src/exitCodes.js";
-import { type CliFixture, codesBetween, newSecret, startCliFixture } from "./cliFixture.js";
+import { type CliFixture, startCliFixture } from "./cliFixture.js";
 import type { CommandRun, RunOptions } from "./runCommand.js";
 import { runTotpctl } from "./runTotpctl.js";
 

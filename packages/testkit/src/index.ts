@@ -1,5 +1,7 @@
+export { spiffeId, TRUST_DOMAIN } from "@totp-custody/pki";
 export { freePort } from "./freePort.js";
-export { makeTestPki, spiffeId, type TestCert, type TestPki, TRUST_DOMAIN } from "./makeTestPki.js";
+export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
+export { codesBetween, expectedCode, newSecret } from "./referenceTotp.js";
 export { type ExitStatus, type ProcessHandle, type RunProcessOptions, runProcess } from "./runProcess.js";
 export {
   type CoreClientOptions,

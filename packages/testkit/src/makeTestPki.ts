@@ -1,14 +1,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCa, issueCertificate, type PemPair, type PemPaths, writePem } from "@totp-custody/pki";
-
-export const TRUST_DOMAIN = "totp.internal";
-
-/** The identity a peer's certificate carries and totp-core's policy names: `spiffe://totp.internal/<name>`. */
-export function spiffeId(name: string): string {
-  return `spiffe://${TRUST_DOMAIN}/${name}`;
-}
+import {
+  createCa,
+  issueCertificate,
+  issueLocalCoreCertificate,
+  type PemPair,
+  type PemPaths,
+  spiffeId,
+  writePem,
+} from "@totp-custody/pki";
 
 export type TestCert = PemPair & PemPaths;
 
@@ -47,15 +48,7 @@ export async function makeTestPki(names: readonly string[] = ["client"]): Promis
       ...(await writePem(dir, name, pair)),
     });
 
-    const server = await write(
-      "totp-core",
-      await issueCertificate(ca, {
-        commonName: "totp-core",
-        dnsNames: ["localhost"],
-        ipAddresses: ["127.0.0.1"],
-        uris: [spiffeId("totp-core")],
-      }),
-    );
+    const server = await write("totp-core", await issueLocalCoreCertificate(ca));
     const clients: Record<string, TestCert> = {};
     for (const name of names) {
       clients[name] = await write(name, await issueCertificate(ca, { commonName: name, uris: [spiffeId(name)] }));

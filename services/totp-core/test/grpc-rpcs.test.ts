@@ -1,22 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { Algorithm, Encoding, status } from "@totp-custody/client";
+import { expectedCode, newSecret } from "@totp-custody/testkit";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationUri } from "./encodeMigrationPayload.js";
 import { type CoreFixture, failure, type StoreKind, startCoreFixture } from "./grpcHarness.js";
-
-/** A fresh random base32 secret: test seeds are made at test time, never written down. */
-const newSecret = (bytes = 20) => new OTPAuth.Secret({ size: bytes }).base32;
-
-/** The code an independent implementation computes for a seed at a moment. */
-function expectedCode(secret: string, atMs: number, options: { algorithm?: string; digits?: number; period?: number }) {
-  return new OTPAuth.TOTP({
-    secret: OTPAuth.Secret.fromBase32(secret),
-    algorithm: options.algorithm ?? "SHA1",
-    digits: options.digits ?? 6,
-    period: options.period ?? 30,
-  }).generate({ timestamp: atMs });
-}
 
 const STEAM_ALPHABET = /^[23456789BCDFGHJKMNPQRTVWXY]{5}$/;
 

@@ -1,6 +1,7 @@
 import { relative } from "node:path";
+import { spiffeId } from "@totp-custody/pki";
 import { Command } from "commander";
-import { spiffeId, writeDevCerts } from "../writeDevCerts.js";
+import { writeDevCerts } from "../writeDevCerts.js";
 
 export function devCertsCommand(): Command {
   return new Command("dev-certs")
