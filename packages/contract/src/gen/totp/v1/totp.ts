@@ -1883,8 +1883,9 @@ export const ImportSeedsResponse: MessageFns<ImportSeedsResponse> = {
  * principal or lets it act for the users of one chat platform through `on_behalf_of`. Errors common to every RPC:
  * - PERMISSION_DENIED: the certificate is not in the policy, or `on_behalf_of` names someone the client may not
  *   act for.
- * - INVALID_ARGUMENT: a malformed field (the message says which), or a request larger than 16 KiB.
- * - RESOURCE_EXHAUSTED: a rate limit was hit; trailing metadata `retry-after-ms` says when to try again.
+ * - INVALID_ARGUMENT: a malformed field; the message says which and why.
+ * - RESOURCE_EXHAUSTED: a rate limit was hit (trailing metadata `retry-after-ms` says when to try again), or the
+ *   request is larger than 16 KiB.
  * - UNAVAILABLE: the seed store (Vault) cannot be reached; retrying later is safe.
  * - INTERNAL: an unexpected failure; the message is fixed and the detail is in the server log.
  */
