@@ -73,6 +73,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     for (const name of HEALTH_SERVICES) health.setStatus(name, status);
   };
   const probe = async () => {
+    // An audit log that cannot be written refuses every call (fail closed): a probe must say so, or Kubernetes would
+    // keep sending traffic to a replica that can only answer INTERNAL.
+    if (audit.failed) {
+      setHealth("NOT_SERVING");
+      log.error({ auditFile: config.auditFile }, "audit log not writable; health is NOT_SERVING until a restart");
+      return;
+    }
     try {
       await store.ping();
       if (!shuttingDown) setHealth("SERVING");

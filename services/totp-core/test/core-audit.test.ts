@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type CLIENT_NAMES,
   type CoreFixture,
+  checkHealth,
   eventually,
   failure,
   mtlsCredentials,
@@ -278,6 +279,12 @@ describe("audit log of a running totp-core", () => {
         expect(err.message).toBe("internal error; the server log has the details");
       }
       expect(unwritable.core.process.stdout).toContain("audit write failed; refusing the call");
+      // Health follows, so that probes take the replica out of service.
+      const channel = mtlsCredentials(unwritable, "admin");
+      await eventually(
+        async () => (await checkHealth(unwritable.core.address, channel)) === "NOT_SERVING",
+        "health NOT_SERVING after an audit write failure",
+      );
     } finally {
       await unwritable.close();
     }

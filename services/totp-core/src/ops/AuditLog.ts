@@ -135,6 +135,11 @@ export class AuditLog {
     );
   }
 
+  /** True once a write failed: every later record() is refused, so the service can answer nothing. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** How many writes went out; fewer than the lines recorded when group commit batched them. */
   get flushes(): number {
     return this.writes;
