@@ -2,7 +2,13 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { freePort, makeTestPki, type RunningCore, startTotpCore, type TestPki } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientOptionsFromEnv, createTotpClient, status, TotpClientError } from "../src/index.js";
+import {
+  clientOptionsFromEnv,
+  createTotpClient,
+  status,
+  TotpClientError,
+  type TotpClientOptions,
+} from "../src/index.js";
 
 const POLICY = `
 clients:
@@ -16,6 +22,15 @@ describe("the client SDK", () => {
   beforeAll(async () => {
     pki = await makeTestPki(["app"]);
   });
+  /** A client with the app certificate, aimed at `address`. */
+  const appClient = (address: string, options: Partial<TotpClientOptions> = {}) =>
+    createTotpClient({
+      address,
+      ca: pki.ca.certPem,
+      cert: pki.clients.app?.certPem ?? "",
+      key: pki.clients.app?.keyPem ?? "",
+      ...options,
+    });
   afterAll(async () => {
     await core?.stop();
     await pki.cleanup();
@@ -23,11 +38,7 @@ describe("the client SDK", () => {
 
   it("retries UNAVAILABLE with backoff until the core comes up", async () => {
     const port = await freePort();
-    const client = createTotpClient({
-      address: `127.0.0.1:${port}`,
-      ca: pki.ca.certPem,
-      cert: pki.clients.app?.certPem ?? "",
-      key: pki.clients.app?.keyPem ?? "",
+    const client = appClient(`127.0.0.1:${port}`, {
       maxAttempts: 30,
       backoffMs: 200,
     });
@@ -38,11 +49,7 @@ describe("the client SDK", () => {
   });
 
   it("gives up after maxAttempts and reports the gRPC status", async () => {
-    const client = createTotpClient({
-      address: `127.0.0.1:${await freePort()}`,
-      ca: pki.ca.certPem,
-      cert: pki.clients.app?.certPem ?? "",
-      key: pki.clients.app?.keyPem ?? "",
+    const client = appClient(`127.0.0.1:${await freePort()}`, {
       maxAttempts: 2,
       backoffMs: 10,
     });
@@ -58,11 +65,7 @@ describe("the client SDK", () => {
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const address = silent.address();
     const port = typeof address === "object" && address ? address.port : 0;
-    const client = createTotpClient({
-      address: `127.0.0.1:${port}`,
-      ca: pki.ca.certPem,
-      cert: pki.clients.app?.certPem ?? "",
-      key: pki.clients.app?.keyPem ?? "",
+    const client = appClient(`127.0.0.1:${port}`, {
       deadlineMs: 300,
       maxAttempts: 1,
     });
