@@ -26,7 +26,10 @@ export function runInTerminal(
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): TerminalRun {
   // -q no banner, -f flush at once, -e the command's exit code, -c the command; the typescript file is discarded.
-  const child = spawn("script", ["-qfec", command.map(quote).join(" "), "/dev/null"], {
+  // `script` runs the command through $SHELL -c; `exec` makes the shell give way to it, so that Ctrl-C reaches the
+  // command alone (dash, the /bin/sh used when SHELL is unset, would otherwise wait in the same process group and
+  // die of the SIGINT itself, making the exit code 130 whatever the command did).
+  const child = spawn("script", ["-qfec", `exec ${command.map(quote).join(" ")}`, "/dev/null"], {
     cwd: options.cwd,
     env: cleanEnv({ TERM: "xterm", ...options.env }),
     stdio: ["pipe", "pipe", "pipe"],
