@@ -98,7 +98,7 @@ describe("Vault outages: totp-core on a persistent OpenBao that stops, restarts,
     expect(fx.core.process.stdout.match(/"totp-core ready"/g)).toHaveLength(1);
 
     const metrics = await (await fetch(`http://127.0.0.1:${announcedPorts(fx.core).metrics}/metrics`)).text();
-    const errors = Number(metrics.match(/^totp_store_errors_total\{store="vault-kv",op="codes"\} (\d+)$/m)?.[1]);
+    const errors = Number(metrics.match(/^totp_store_errors_total\{store="vault-kv",op="kvRead"\} (\d+)$/m)?.[1]);
     expect(errors).toBeGreaterThanOrEqual(CALLS);
     console.info(
       `[measured] Vault stopped: p99 of ${CALLS} GenerateCode calls = ${p99(latencies).toFixed(1)} ms ` +

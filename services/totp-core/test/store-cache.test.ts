@@ -210,9 +210,23 @@ describe("seed cache in front of a record store", () => {
     expect(text).toContain('totp_seed_cache_total{result="miss"} 1');
     expect(text).toContain('totp_seed_cache_total{result="coalesced"} 1');
     expect(text).toContain('totp_seed_cache_total{result="hit"} 1');
-    expect(text).toContain('totp_store_duration_seconds_count{store="file",op="codes"} 3');
-    await expect(store.put(ref, newSeed(), "telegram:1", false)).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
-    expect(await metrics.registry.metrics()).toContain('totp_store_errors_total{store="file",op="put"} 1');
+    // Three codes, one read below the cache.
+    expect(text).toContain('totp_store_duration_seconds_count{store="file",op="read"} 1');
+    expect(text).toContain('totp_store_duration_seconds_count{store="file",op="write"} 1');
+    await store.close();
+  });
+
+  it("counts a failed store operation as an error of that operation", async () => {
+    const metrics = new Metrics();
+    const dir = await mkdtemp(join(folder, "vanishing-"));
+    const store = await createSeedStore(
+      { kind: "file", path: join(dir, "seeds.enc"), key: randomBytes(32) },
+      { metrics },
+    );
+    // The file is rewritten through a temporary file beside it: without its folder, the write fails.
+    await rm(dir, { recursive: true });
+    await expect(store.put(personal("lost"), newSeed(), "telegram:1", false)).rejects.toThrow();
+    expect(await metrics.registry.metrics()).toContain('totp_store_errors_total{store="file",op="write"} 1');
     await store.close();
   });
 });

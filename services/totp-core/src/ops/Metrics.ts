@@ -27,10 +27,10 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  /** `store` is the SeedStore kind, `op` its method. */
+  /** `store` is the SeedStore kind; `op` the Vault call (kvRead, totpCode, ...) or the file store's operation. */
   readonly storeDuration = new Histogram({
     name: "totp_store_duration_seconds",
-    help: "Time taken by seed store operations (Vault round trips).",
+    help: "Time taken by round trips to the seed store (Vault calls, or the encrypted file), by operation.",
     labelNames: ["store", "op"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
@@ -72,7 +72,7 @@ export class Metrics {
   /** Runs a store operation, recording its duration and, when it throws, an error. */
   async timeStore<T>(store: string, op: string, run: () => Promise<T>): Promise<T> {
     const labels = { store, op };
-    // Every warm GenerateCode passes here: a plain clock read spares startTimer's closure and label copy.
+    // A plain clock read spares startTimer's closure and label copy.
     const started = performance.now();
     try {
       return await run();

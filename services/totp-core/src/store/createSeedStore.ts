@@ -4,7 +4,7 @@ import { VaultClient, type VaultClientOptions } from "../vault/VaultClient.js";
 import { FileStore } from "./FileStore.js";
 import { recordSeedStore, type SeedCacheOptions } from "./recordSeedStore.js";
 import type { SeedStore } from "./SeedStore.js";
-import { timedSeedStore } from "./timedSeedStore.js";
+import { timedCalls } from "./timedCalls.js";
 import { VaultKvStore, type VaultKvStoreOptions } from "./VaultKvStore.js";
 import { VaultTotpStore, type VaultTotpStoreOptions } from "./VaultTotpStore.js";
 
@@ -30,6 +30,22 @@ export interface SeedStoreRuntime {
 
 const DEFAULT_CACHE_TTL_MS = 10_000;
 
+/** What the store metrics time: each round trip to Vault, by the Vault operation it is. */
+const VAULT_CALLS = [
+  "health",
+  "kvRead",
+  "kvCreate",
+  "kvReplace",
+  "kvExists",
+  "kvDelete",
+  "kvList",
+  "totpImport",
+  "totpCode",
+  "totpDelete",
+] as const;
+/** The encrypted file's operations; reads answer from memory, writes rewrite the file. */
+const FILE_CALLS = ["read", "write", "remove", "list", "ping"] as const;
+
 /**
  * The configured store, ready to serve. The file store opens its file here, so a wrong key fails the start; the
  * Vault stores log in on first use, so a Vault that is down at start only makes health NOT_SERVING until it is back.
@@ -41,20 +57,22 @@ export async function createSeedStore(options: SeedStoreOptions, runtime: SeedSt
     ttlMs: runtime.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS,
     ...(metrics ? { onLookup: (result) => metrics.seedCache.inc({ result }) } : {}),
   };
-  const vaultClient = (vault: VaultClientOptions) =>
-    new VaultClient(vault, { log, ...(metrics ? { onTokenTtl: (s) => metrics.vaultTokenTtl.set(s) } : {}) });
+  const vaultClient = (vault: VaultClientOptions) => {
+    const client = new VaultClient(vault, {
+      log,
+      ...(metrics ? { onTokenTtl: (s) => metrics.vaultTokenTtl.set(s) } : {}),
+    });
+    return metrics ? timedCalls(client, options.kind, VAULT_CALLS, metrics) : client;
+  };
 
-  let store: SeedStore;
   switch (options.kind) {
-    case "file":
-      store = recordSeedStore(await FileStore.open(options.path, options.key), cache);
-      break;
+    case "file": {
+      const file = await FileStore.open(options.path, options.key);
+      return recordSeedStore(metrics ? timedCalls(file, "file", FILE_CALLS, metrics) : file, cache);
+    }
     case "vault-kv":
-      store = recordSeedStore(new VaultKvStore(vaultClient(options.vault), options), cache);
-      break;
+      return recordSeedStore(new VaultKvStore(vaultClient(options.vault), options), cache);
     case "vault-totp":
-      store = new VaultTotpStore(vaultClient(options.vault), options, cache, log);
-      break;
+      return new VaultTotpStore(vaultClient(options.vault), options, cache, log);
   }
-  return metrics ? timedSeedStore(store, metrics) : store;
 }
