@@ -67,6 +67,30 @@ describe("Vault TOTP store", () => {
     }
   });
 
+  it("leaves one caller's key beside that caller's metadata after concurrent overwrites from several replicas", async () => {
+    const ref = personal("contended");
+    await store.put(ref, newSeed(), "telegram:1", false);
+    // Replicas with clients of their own, so the writes of different callers reach Vault in any order.
+    const replicas = await Promise.all(Array.from({ length: 4 }, () => createSeedStore(totpOptions())));
+    // Different digits and periods: the engine's key of one writer beside the metadata of another shows in the codes.
+    const seeds = Array.from({ length: 16 }, (_, i) =>
+      newSeed({ digits: i % 2 ? 8 : 6, period: i % 3 ? 30 : 60, issuer: `writer-${i}` }),
+    );
+    await Promise.all(
+      seeds.map(async (seed, i) => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+        await replicas[i % replicas.length]?.put(ref, seed, "telegram:1", true);
+      }),
+    );
+    const stored = await store.info(ref);
+    const winner = seeds.find((seed) => seed.issuer === stored?.issuer);
+    expect(winner).toBeDefined();
+    const found = await store.codes(ref, Date.now());
+    const validFrom = found?.window.validFrom.getTime() ?? 0;
+    expect(found?.window.code).toBe(winner && codeWindow(winner, validFrom).code);
+    await Promise.all(replicas.map((replica) => replica.close()));
+  });
+
   it("removes the engine's key with the label", async () => {
     const principal = newPrincipal();
     const ref = personal("bye", principal);

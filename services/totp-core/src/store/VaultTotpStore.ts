@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, pino } from "pino";
 import { TotpError } from "../errors.js";
 import { isLabelName } from "../policy/labelName.js";
 import type { CodeWindow, LabelMeta, LabelRef, Owner, SeedInput } from "../seed.js";
-import type { VaultClient } from "../vault/VaultClient.js";
+import type { TotpKey, VaultClient } from "../vault/VaultClient.js";
 import { encodeBase32 } from "./encodeBase32.js";
 import { labelPath, ownerPath, refKey } from "./labelPaths.js";
 import { labelMeta, type SeedCacheOptions } from "./recordSeedStore.js";
@@ -24,6 +25,14 @@ export interface VaultTotpStoreOptions {
 const STEAM_NEEDS_RECORD_STORE =
   "Steam codes need the kv or file store: the Vault TOTP engine only makes numeric codes";
 
+/**
+ * How often an overwrite that lost a race to another overwrite of the same label goes again, pausing up to
+ * attempt x OVERWRITE_BACKOFF_MS in between. Each loss means that another caller's overwrite finished, so only a
+ * storm of writes to one label from many replicas at once exhausts it.
+ */
+const OVERWRITE_ATTEMPTS = 30;
+const OVERWRITE_BACKOFF_MS = 5;
+
 /** How often a code read that straddled a time step is repeated before the later step is assumed. */
 const STEP_ATTEMPTS = 3;
 
@@ -44,8 +53,8 @@ interface Reading {
  * - `nextCode` is "" (the engine only answers the current code), and codes are always those of Vault's clock at
  *   the time of the call: `atMs` is not used. The window (validFrom/validUntil) is that of the step the code came
  *   from, computed from the period and the time around the request.
- * - Two concurrent overwrites of one label can leave the key of one and the metadata of the other; the engine's
- *   key decides the codes. Creations are safe.
+ * - While two overwrites of one label run at once, a code read between them can come from one caller's key while
+ *   the answer shows the other's digits and period; once both are done, key and metadata are the same caller's.
  *
  * The token needs: `<totpMount>/keys/*` create, update, delete; `<totpMount>/code/*` read; and on the KV mount the
  * rights of the KV store below `<prefix>/meta/`.
@@ -98,9 +107,7 @@ export class VaultTotpStore implements SeedStore {
     const metaPath = this.#metaPath(ref);
     try {
       if (overwrite) {
-        // Key first: a failure then leaves the old metadata beside the old or new key, never metadata of no key.
-        await this.#client.totpImport(this.#totpMount, name, key);
-        await this.#client.kvReplace(this.#kvMount, metaPath, toStoredMeta(meta));
+        await this.#overwrite(name, key, metaPath, meta);
       } else {
         if (!(await this.#client.kvCreate(this.#kvMount, metaPath, toStoredMeta(meta)))) throw labelExists(ref.label);
         try {
@@ -185,6 +192,23 @@ export class VaultTotpStore implements SeedStore {
         };
       }
     }
+  }
+
+  /**
+   * Imports the key, then writes the metadata with check-and-set on the version seen before the import. Of
+   * concurrent overwrites, one whose check-and-set fails lost to another that wrote after it read; it imports its
+   * key again and retries on the newer version. So the metadata written last always stands beside the key imported
+   * last. Key first: a failure leaves the old metadata beside the old or new key, never metadata without a key.
+   */
+  async #overwrite(name: string, key: TotpKey, metaPath: string, meta: RecordMeta): Promise<void> {
+    for (let attempt = 1; attempt <= OVERWRITE_ATTEMPTS; attempt++) {
+      const version = await this.#client.kvVersion(this.#kvMount, metaPath);
+      await this.#client.totpImport(this.#totpMount, name, key);
+      if (await this.#client.kvReplaceAt(this.#kvMount, metaPath, toStoredMeta(meta), version)) return;
+      // A random pause spreads the losers out, so that the next round has fewer contenders.
+      await sleep(Math.random() * OVERWRITE_BACKOFF_MS * attempt);
+    }
+    throw new TotpError("UNAVAILABLE", "the label is being registered by other calls at the same time; retry");
   }
 
   async #rollBack(ref: LabelRef, metaPath: string): Promise<void> {

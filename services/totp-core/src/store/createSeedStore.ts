@@ -36,6 +36,8 @@ const VAULT_CALLS = [
   "kvRead",
   "kvCreate",
   "kvReplace",
+  "kvReplaceAt",
+  "kvVersion",
   "kvExists",
   "kvDelete",
   "kvList",

@@ -162,6 +162,16 @@ export class VaultClient {
     await this.#kvWrite(mount, path, data, undefined);
   }
 
+  /** Writes a new version only if the latest is still `version` (check-and-set); false when another came first. */
+  kvReplaceAt(mount: string, path: string, data: Record<string, unknown>, version: number): Promise<boolean> {
+    return this.#kvWrite(mount, path, data, version);
+  }
+
+  /** The latest version number of a secret, deleted or not: what kvReplaceAt expects; 0 when it never existed. */
+  async kvVersion(mount: string, path: string): Promise<number> {
+    return (await this.#kvState(mount, path))?.version ?? 0;
+  }
+
   /** Whether a live (not deleted) version exists, without reading the secret itself. */
   async kvExists(mount: string, path: string): Promise<boolean> {
     const state = await this.#kvState(mount, path);
