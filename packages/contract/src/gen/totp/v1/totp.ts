@@ -1886,7 +1886,8 @@ export const ImportSeedsResponse: MessageFns<ImportSeedsResponse> = {
  * - INVALID_ARGUMENT: a malformed field; the message says which and why.
  * - RESOURCE_EXHAUSTED: a rate limit was hit (trailing metadata `retry-after-ms` says when to try again), or the
  *   request is larger than 16 KiB.
- * - UNAVAILABLE: the seed store (Vault) cannot be reached; retrying later is safe.
+ * - UNAVAILABLE: the seed store (Vault) cannot be reached, or (Vault TOTP-engine store) other calls kept
+ *   overwriting the same label at the same moment; retrying later is safe.
  * - INTERNAL: an unexpected failure; the message is fixed and the detail is in the server log.
  */
 export type TotpServiceService = typeof TotpServiceService;
