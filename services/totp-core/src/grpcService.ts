@@ -17,6 +17,8 @@ export interface CallHooks {
   checkLimit(kind: LimitKind, principal: string, label: string | undefined): void;
   /** Resolves once the audit line is durably written: the answer leaves only after that. */
   audit(entry: AuditEntry): Promise<void>;
+  /** True once an audit write failed: from then on no call may run, since none could be audited. */
+  auditBroken(): boolean;
   /** Counts the call and its latency. */
   observe(method: string, outcome: "ok" | ErrorCode, seconds: number): void;
 }
@@ -36,6 +38,8 @@ export interface GrpcServiceDeps {
 
 /** What a caller cut off by the end of the grace period is told; retrying reaches another replica. */
 const SHUTTING_DOWN = new TotpError("UNAVAILABLE", "server shutting down; retry");
+/** What every caller is told once the audit log cannot be written: nothing ran, and another replica can serve it. */
+const AUDIT_BROKEN = toServiceError(new TotpError("UNAVAILABLE", "audit log not writable on this server; retry"));
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -53,6 +57,12 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
   ): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const started = performance.now();
+      // Checked before anything runs, so that a registration or deletion never happens without its audit line.
+      if (hooks.auditBroken()) {
+        hooks.observe(method, "UNAVAILABLE", (performance.now() - started) / 1000);
+        callback(AUDIT_BROKEN, null);
+        return;
+      }
       const client = clientIdentity(call);
       const sentId = call.metadata.get("x-request-id")[0];
       const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
@@ -66,7 +76,6 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         settled = true;
         inFlight?.delete(abandon);
         const latency = performance.now() - started;
-        hooks.observe(method, outcome, latency / 1000);
         const entry: AuditEntry = {
           requestId,
           client: client ?? "",
@@ -77,11 +86,19 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
           status: grpcStatus,
           latencyMs: Math.round(latency * 1000) / 1000,
         };
-        hooks.audit(entry).then(answer, (err: unknown) => {
-          // An answered call must never be missing from the audit log: without the line there is no answer.
-          log.error({ err, method, requestId }, "audit write failed; refusing the call");
-          callback(toServiceError(new Error("audit log write failed")), null);
-        });
+        // Counted once the answer is known, with the audit write in its latency: that is what the caller waits for.
+        hooks.audit(entry).then(
+          () => {
+            hooks.observe(method, outcome, (performance.now() - started) / 1000);
+            answer();
+          },
+          (err: unknown) => {
+            // An answered call must never be missing from the audit log: without the line there is no answer.
+            log.error({ err, method, requestId }, "audit write failed; refusing the call");
+            hooks.observe(method, "INTERNAL", (performance.now() - started) / 1000);
+            callback(toServiceError(new Error("audit log write failed")), null);
+          },
+        );
       };
 
       const refuse = (e: TotpError) => {

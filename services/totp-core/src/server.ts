@@ -112,6 +112,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       hooks: {
         checkLimit: (kind, principal, label) => limits.check(kind, principal, label),
         audit: (entry) => audit.record(entry),
+        auditBroken: () => audit.failed,
         observe: (method, outcome, seconds) => {
           metrics.rpcRequests.inc({ method, code: outcome === "ok" ? "OK" : outcome });
           metrics.rpcDuration.observe({ method }, seconds);

@@ -273,12 +273,26 @@ describe("audit log of a running totp-core", () => {
     const unwritable = await startCoreFixture("file", { TOTP_AUDIT_FILE: "/dev/full" });
     try {
       const admin = unwritable.client("admin");
-      for (const call of [admin.listLabels({}), admin.generateCode({ label: "whatever" })]) {
-        const err = await failure(call);
-        expect(err.code).toBe(status.INTERNAL);
-        expect(err.message).toBe("internal error; the server log has the details");
-      }
+      const seeds = join(unwritable.core.dir, "seeds.enc");
+      const stored = () => (existsSync(seeds) ? readFileSync(seeds) : undefined);
+      const storedBefore = stored();
+      // The first call ran, but its line could not be written: it gets no answer but INTERNAL.
+      const first = await failure(admin.listLabels({}));
+      expect(first.code).toBe(status.INTERNAL);
+      expect(first.message).toBe("internal error; the server log has the details");
       expect(unwritable.core.process.stdout).toContain("audit write failed; refusing the call");
+      // Every later call is refused before it runs, so that no registration happens unaudited; UNAVAILABLE sends
+      // the caller to another replica.
+      const secret = newSecret();
+      for (const call of [
+        admin.registerSeed({ label: "unaudited", otpauthUri: `otpauth://totp/x?secret=${secret}` }),
+        admin.generateCode({ label: "whatever" }),
+      ]) {
+        const err = await failure(call);
+        expect(err.code).toBe(status.UNAVAILABLE);
+        expect(err.message).toBe("audit log not writable on this server; retry");
+      }
+      expect(stored()).toEqual(storedBefore);
       // Health follows, so that probes take the replica out of service.
       const channel = mtlsCredentials(unwritable, "admin");
       await eventually(
