@@ -1895,8 +1895,7 @@ export const TotpServiceService = {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose); FAILED_PRECONDITION when the store cannot compute this kind of code (Steam codes in the Vault
-   * TOTP engine mode).
+   * on purpose).
    */
   generateCode: {
     path: "/totp.v1.TotpService/GenerateCode" as const,
@@ -1912,7 +1911,8 @@ export const TotpServiceService = {
    * RegisterSeed stores a seed under a label and returns the label's metadata, never the seed.
    * Errors: INVALID_ARGUMENT with the precise reason (nothing is stored); ALREADY_EXISTS when the label exists and
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
-   * when self-service registration of personal labels is disabled.
+   * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
+   * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
    */
   registerSeed: {
     path: "/totp.v1.TotpService/RegisterSeed" as const,
@@ -1972,15 +1972,15 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose); FAILED_PRECONDITION when the store cannot compute this kind of code (Steam codes in the Vault
-   * TOTP engine mode).
+   * on purpose).
    */
   generateCode: handleUnaryCall<GenerateCodeRequest, GenerateCodeResponse>;
   /**
    * RegisterSeed stores a seed under a label and returns the label's metadata, never the seed.
    * Errors: INVALID_ARGUMENT with the precise reason (nothing is stored); ALREADY_EXISTS when the label exists and
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
-   * when self-service registration of personal labels is disabled.
+   * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
+   * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
    */
   registerSeed: handleUnaryCall<RegisterSeedRequest, RegisterSeedResponse>;
   /**
@@ -2007,8 +2007,7 @@ export interface TotpServiceClient extends Client {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose); FAILED_PRECONDITION when the store cannot compute this kind of code (Steam codes in the Vault
-   * TOTP engine mode).
+   * on purpose).
    */
   generateCode(
     request: GenerateCodeRequest,
@@ -2029,7 +2028,8 @@ export interface TotpServiceClient extends Client {
    * RegisterSeed stores a seed under a label and returns the label's metadata, never the seed.
    * Errors: INVALID_ARGUMENT with the precise reason (nothing is stored); ALREADY_EXISTS when the label exists and
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
-   * when self-service registration of personal labels is disabled.
+   * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
+   * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
    */
   registerSeed(
     request: RegisterSeedRequest,
