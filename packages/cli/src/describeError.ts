@@ -39,6 +39,10 @@ function fromClientError(err: TotpClientError, address: string): CliError {
     case status.OUT_OF_RANGE:
       return new CliError(err.message, ExitCode.invalid);
     case status.RESOURCE_EXHAUSTED:
+      // A rate limit says when to try again; without that, grpc-js refused a message over totp-core's size limit.
+      if (err.retryAfterMs === undefined) {
+        return new CliError(`the request is too large for totp-core (${err.message})`, ExitCode.invalid);
+      }
       return new CliError(err.message, ExitCode.rateLimited);
     case status.DEADLINE_EXCEEDED:
       return new CliError(`totp-core at ${address} did not answer in time`, ExitCode.unavailable);

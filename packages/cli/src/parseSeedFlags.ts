@@ -24,9 +24,16 @@ export function parseAlgorithm(text: string): Algorithm {
   return algorithm;
 }
 
-/** A whole positive number for `--digits` and `--period`; the core checks the ranges and says which apply. */
+/** The largest value a uint32 field of the contract can carry. */
+const UINT32_MAX = 2 ** 32 - 1;
+
+/**
+ * A whole positive number for `--digits` and `--period`. The core checks the ranges and says which apply; only a
+ * number the contract's uint32 fields cannot carry is refused here, since it could not even be sent.
+ */
 export function parsePositiveInteger(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) === 0) throw new InvalidArgumentError("expected a whole number above 0");
+  if (Number(text) > UINT32_MAX) throw new InvalidArgumentError(`expected a whole number up to ${UINT32_MAX}`);
   return Number(text);
 }
 

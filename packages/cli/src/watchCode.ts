@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { GenerateCodeResponse } from "@totp-custody/client";
-import { codeAt, formatCountdown } from "./countdown.js";
+import { type GenerateCodeResponse, status, TotpClientError } from "@totp-custody/client";
+import { codeAt, formatCountdown, formatDuration } from "./countdown.js";
 
 const HIDE_CURSOR = "\x1b[?25l";
 const SHOW_CURSOR = "\x1b[?25h";
@@ -38,7 +38,15 @@ export async function watchCode(
         } catch (err) {
           // Ctrl-C during a call cancels it: that is the end of the display, not a failure.
           if (signal.aborted) break;
-          throw err;
+          // A short period asks for codes more often than the per-label limit allows (each answer covers two
+          // periods, one in the TOTP-engine mode): wait as told and go on, as a person watching would.
+          const waitMs = rateLimitWait(err);
+          if (waitMs === undefined) throw err;
+          shown = `rate limited by totp-core; asking again in ${formatDuration(Math.ceil(waitMs / 1000))}`;
+          out.write(REDRAW + shown);
+          answer = undefined;
+          await sleep(waitMs, undefined, { signal }).catch(() => {});
+          continue;
         }
         const serverMs = answer.serverTime?.getTime();
         // The server's clock at the midpoint of the call: half the round trip is the best guess without more calls.
@@ -56,4 +64,10 @@ export async function watchCode(
     // The terminal must get its cursor back whatever ended the display, and the shell prompt a line of its own.
     out.write(`\n${SHOW_CURSOR}`);
   }
+}
+
+/** How long totp-core asked us to wait, when it refused a call for its rate limit; undefined for any other error. */
+function rateLimitWait(err: unknown): number | undefined {
+  const limited = err instanceof TotpClientError && err.code === status.RESOURCE_EXHAUSTED;
+  return limited ? err.retryAfterMs : undefined;
 }

@@ -166,6 +166,13 @@ describe("totpctl add and code", () => {
       failed(ExitCode.usage, "option '--algorithm <name>' argument 'md5' is invalid. expected sha1, sha256 or sha512"),
     );
     expect(outcome(await totpctl(["add", "x"]))).toEqual(failed(ExitCode.usage, "missing required argument 'seed'"));
+    // Past what the contract's uint32 can carry, the value could not even be sent: a usage error, not the core's.
+    expect(outcome(await totpctl(["add", "x", "-", "--period", "4294967296"], { input: secret() }))).toEqual(
+      failed(
+        ExitCode.usage,
+        "option '--period <seconds>' argument '4294967296' is invalid. expected a whole number up to 4294967295",
+      ),
+    );
     expect(outcome(await totpctl(["frobnicate"]))).toEqual(failed(ExitCode.usage, "unknown command 'frobnicate'"));
   });
 
@@ -223,6 +230,13 @@ describe("totpctl import", () => {
   it("refuses an unreadable export with exit code 4", async () => {
     expect(outcome(await totpctl(["import", "otpauth-migration://offline?data=zzz"]))).toEqual(
       failed(ExitCode.invalid, /^totpctl: .*Google Authenticator export.*\n$/),
+    );
+  });
+
+  it("refuses an export over the core's 16 KiB request limit with exit code 4, not as a rate limit", async () => {
+    const huge = `otpauth-migration://offline?data=${"A".repeat(20_000)}`;
+    expect(outcome(await totpctl(["import", "-"], { input: huge }))).toEqual(
+      failed(ExitCode.invalid, /^totpctl: the request is too large for totp-core \(.*16384.*\)\n$/),
     );
   });
 });

@@ -25,11 +25,23 @@ describe("describeError", () => {
     [status.INVALID_ARGUMENT, ExitCode.invalid],
     [status.ALREADY_EXISTS, ExitCode.invalid],
     [status.FAILED_PRECONDITION, ExitCode.invalid],
-    [status.RESOURCE_EXHAUSTED, ExitCode.rateLimited],
     [status.INTERNAL, ExitCode.internal],
     [status.UNKNOWN, ExitCode.internal],
   ])("maps gRPC status %i to exit code %i", (code, exitCode) => {
     expect(described(new TotpClientError(code, "the core's message")).exitCode).toBe(exitCode);
+  });
+
+  it("tells a rate limit, which says when to retry, from a request over the size limit", () => {
+    const limited = new TotpClientError(status.RESOURCE_EXHAUSTED, "rate limit exceeded; retry in 2 s", 2000);
+    expect(described(limited)).toEqual({ exitCode: ExitCode.rateLimited, message: limited.message });
+    const tooLarge = new TotpClientError(
+      status.RESOURCE_EXHAUSTED,
+      "Received message larger than max (18705 vs 16384)",
+    );
+    expect(described(tooLarge)).toEqual({
+      exitCode: ExitCode.invalid,
+      message: "the request is too large for totp-core (Received message larger than max (18705 vs 16384))",
+    });
   });
 
   it("passes the core's own message on, which names the label and the reason", () => {
