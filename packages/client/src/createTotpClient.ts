@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type ClientOptions,
+  type ClientUnaryCall,
   credentials,
   type CallOptions as GrpcCallOptions,
   Metadata,
@@ -57,7 +58,10 @@ type Unary<Req, Res> = (
   metadata: Metadata,
   options: Partial<GrpcCallOptions>,
   callback: (error: ServiceError | null, response: Res) => void,
-) => { cancel(): void };
+) => ClientUnaryCall;
+
+/** One attempt's end: the answer, or the error and whether the request may have reached totp-core. */
+type Attempt<Res> = { response: Res } | { error: TotpClientError; sent: boolean };
 
 function asClientError(err: ServiceError): TotpClientError {
   const retry = err.metadata?.get("retry-after-ms")[0];
@@ -65,9 +69,28 @@ function asClientError(err: ServiceError): TotpClientError {
 }
 
 /**
- * Connects to totp-core over mTLS. Every call carries a deadline; UNAVAILABLE answers (the core restarting, Vault
- * briefly down) are retried with jittered exponential backoff, since every RPC is safe to repeat: registration is
- * check-and-set, deletion of a deleted label answers NOT_FOUND.
+ * Whether grpc-js opened an HTTP/2 stream for a finished call, that is whether its request may have reached the
+ * server. A call has the auth context of the connection its stream was opened on, and none (null) when no stream was
+ * ever opened: the pick failed because no connection could be established (nothing listening, TLS handshake refused:
+ * "No connection established..."), or the channel was closed first. A status the server sent arrives on a stream, so
+ * it always comes with an auth context. The status text would tell pick failures apart too, but it is prose that
+ * differs between load balancers and releases; getAuthContext() is part of the call's typed API.
+ * Checked in grpc-js 1.14.7: LoadBalancingCall and ResolvingCall answer null until they have a child call, and a
+ * SubchannelCall answers its transport's context, never null. grpc-js itself repeats an attempt only when it never
+ * left the client or the server refused its stream unrun (transparent retry), so a null on the last attempt means
+ * that no attempt ran.
+ */
+function openedStream(call: ClientUnaryCall): boolean {
+  return call.getAuthContext() !== null;
+}
+
+/**
+ * Connects to totp-core over mTLS. Every call carries a deadline. UNAVAILABLE is retried with jittered exponential
+ * backoff, but only where repeating cannot apply anything twice: the reads (GenerateCode, ListLabels) after any
+ * UNAVAILABLE, the writes (RegisterSeed, DeleteSeed, ImportSeeds) only when the request never left this client.
+ * totp-core also answers a write UNAVAILABLE after Vault may have applied it (a Vault timeout, the end of the
+ * shutdown grace period, an import that stopped midway); repeated, it would answer ALREADY_EXISTS or NOT_FOUND for
+ * the caller's own write, so that UNAVAILABLE goes to the caller, who knows whether to check and repeat.
  */
 export function createTotpClient(options: TotpClientOptions): TotpClient {
   const toBuffer = (pem: string | Buffer) => (typeof pem === "string" ? Buffer.from(pem) : pem);
@@ -85,31 +108,42 @@ export function createTotpClient(options: TotpClientOptions): TotpClient {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const backoffMs = options.backoffMs ?? 100;
 
-  async function invoke<Req, Res>(method: Unary<Req, Res>, request: Req, call: CallOptions = {}): Promise<Res> {
+  function attemptOnce<Req, Res>(method: Unary<Req, Res>, request: Req, call: CallOptions): Promise<Attempt<Res>> {
+    return new Promise((resolve) => {
+      const deadline = new Date(Date.now() + (call.deadlineMs ?? deadlineMs));
+      // grpc-js ends a call on a later tick (process.nextTick, setImmediate), never within method.call: `pending` is
+      // set by the time the callback reads it.
+      const pending = method.call(client, request, new Metadata(), { deadline }, (err, res) =>
+        resolve(err ? { error: asClientError(err), sent: openedStream(pending) } : { response: res }),
+      );
+      call.signal?.addEventListener("abort", () => pending.cancel(), { once: true });
+    });
+  }
+
+  /** `idempotent`: the RPC changes nothing, so it may be repeated even when an attempt reached the server. */
+  async function invoke<Req, Res>(
+    method: Unary<Req, Res>,
+    request: Req,
+    call: CallOptions = {},
+    idempotent = false,
+  ): Promise<Res> {
     for (let attempt = 1; ; attempt++) {
-      try {
-        return await new Promise<Res>((resolve, reject) => {
-          const deadline = new Date(Date.now() + (call.deadlineMs ?? deadlineMs));
-          const pending = method.call(client, request, new Metadata(), { deadline }, (err, res) =>
-            err ? reject(asClientError(err)) : resolve(res),
-          );
-          call.signal?.addEventListener("abort", () => pending.cancel(), { once: true });
-        });
-      } catch (err) {
-        const retryable = err instanceof TotpClientError && err.code === status.UNAVAILABLE && !call.signal?.aborted;
-        if (!retryable || attempt >= maxAttempts) throw err;
-        await sleep(Math.random() * backoffMs * 2 ** (attempt - 1), undefined, { signal: call.signal });
-      }
+      const outcome = await attemptOnce(method, request, call);
+      if ("response" in outcome) return outcome.response;
+      const retryable =
+        outcome.error.code === status.UNAVAILABLE && (idempotent || !outcome.sent) && !call.signal?.aborted;
+      if (!retryable || attempt >= maxAttempts) throw outcome.error;
+      await sleep(Math.random() * backoffMs * 2 ** (attempt - 1), undefined, { signal: call.signal });
     }
   }
 
   return {
     generateCode: (request, call) =>
-      invoke(client.generateCode, { label: request.label, onBehalfOf: request.onBehalfOf ?? "" }, call),
+      invoke(client.generateCode, { label: request.label, onBehalfOf: request.onBehalfOf ?? "" }, call, true),
     registerSeed: (request, call) =>
       invoke(client.registerSeed, { onBehalfOf: "", overwrite: false, ...request }, call),
     listLabels: (request = {}, call) =>
-      invoke(client.listLabels, { onBehalfOf: "", pageSize: 0, pageToken: "", ...request }, call),
+      invoke(client.listLabels, { onBehalfOf: "", pageSize: 0, pageToken: "", ...request }, call, true),
     deleteSeed: (request, call) => invoke(client.deleteSeed, { onBehalfOf: "", ...request }, call),
     importSeeds: (request, call) =>
       invoke(client.importSeeds, { onBehalfOf: "", labelPrefix: "", overwrite: false, ...request }, call),

@@ -12,7 +12,10 @@ export interface TotpClientOptions {
   key: string | Buffer;
   /** Deadline of each attempt, in milliseconds (default 5000). */
   deadlineMs?: number;
-  /** Attempts in all for a call answered UNAVAILABLE (default 4). */
+  /**
+   * Attempts in all for a call that fails UNAVAILABLE and may be repeated: a read always, a write only when no
+   * connection could be made (default 4).
+   */
   maxAttempts?: number;
   /** First retry delay in milliseconds, doubled at each attempt, with full jitter (default 100). */
   backoffMs?: number;

@@ -1,6 +1,19 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, makeTestPki, type RunningCore, startTotpCore, type TestPki } from "@totp-custody/testkit";
+import {
+  freePort,
+  makeTestPki,
+  newSecret,
+  type PersistentVault,
+  type RunningCore,
+  startTotpCore,
+  startVault,
+  type TestPki,
+  type Vault,
+} from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   clientOptionsFromEnv,
@@ -16,11 +29,48 @@ clients:
 selfService: true
 `;
 
+/**
+ * The outcomes of the audit lines the core wrote to `file` (TOTP_AUDIT_FILE) for `method`, in order: one line per
+ * call that reached it, so one per attempt. The core writes a call's line before it answers.
+ */
+async function auditedOutcomes(file: string, method: string): Promise<string[]> {
+  const text = await readFile(file, "utf8");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { method: string; outcome: string })
+    .filter((record) => record.method === method)
+    .map((record) => record.outcome);
+}
+
+/**
+ * An otpauth-migration:// export (Google Authenticator's) of one TOTP account: a MigrationPayload holding one
+ * OtpParameters (field 1: secret 1, name 2, type 6 = TOTP) and version 1 (field 2), in protobuf wire format.
+ */
+function migrationUri(name: string): string {
+  const secret = randomBytes(20);
+  const nameBytes = Buffer.from(name);
+  const otp = Buffer.concat([
+    Buffer.from([0x0a, secret.length]),
+    secret,
+    Buffer.from([0x12, nameBytes.length]),
+    nameBytes,
+    Buffer.from([0x30, 0x02]),
+  ]);
+  const payload = Buffer.concat([Buffer.from([0x0a, otp.length]), otp, Buffer.from([0x10, 0x01])]);
+  return `otpauth-migration://offline?data=${encodeURIComponent(payload.toString("base64"))}`;
+}
+
+const otpauthUri = () => `otpauth://totp/x?secret=${newSecret()}`;
+
 describe("the client SDK", () => {
   let pki: TestPki;
   let core: RunningCore | undefined;
+  /** Audit files of the cores the tests start. */
+  let dir: string;
   beforeAll(async () => {
     pki = await makeTestPki(["app"]);
+    dir = await mkdtemp(join(tmpdir(), "client-test-"));
   });
   /** A client with the app certificate, aimed at `address`. */
   const appClient = (address: string, options: Partial<TotpClientOptions> = {}) =>
@@ -34,6 +84,7 @@ describe("the client SDK", () => {
   afterAll(async () => {
     await core?.stop();
     await pki.cleanup();
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("retries UNAVAILABLE with backoff until the core comes up", async () => {
@@ -48,15 +99,24 @@ describe("the client SDK", () => {
     client.close();
   });
 
-  it("gives up after maxAttempts and reports the gRPC status", async () => {
-    const client = appClient(`127.0.0.1:${await freePort()}`, {
-      maxAttempts: 2,
-      backoffMs: 10,
+  it("retries a write that could not reach the core until the core comes up, and makes it once", async () => {
+    const port = await freePort();
+    const auditFile = join(dir, "late-core.audit.log");
+    const client = appClient(`127.0.0.1:${port}`, { maxAttempts: 30, backoffMs: 200 });
+    // Sent while nothing listens on the port: the attempts fail before a connection exists.
+    const registration = client.registerSeed({ label: "early", otpauthUri: otpauthUri() });
+    const late = await startTotpCore({
+      pki,
+      policy: POLICY,
+      env: { TOTP_LISTEN: `127.0.0.1:${port}`, TOTP_AUDIT_FILE: auditFile },
     });
-    const err = await client.listLabels().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TotpClientError);
-    expect(err).toMatchObject({ code: status.UNAVAILABLE, codeName: "UNAVAILABLE" });
-    client.close();
+    try {
+      await expect(registration).resolves.toMatchObject({ info: { label: "early" } });
+      expect(await auditedOutcomes(auditFile, "RegisterSeed")).toEqual(["ok"]);
+    } finally {
+      client.close();
+      await late.stop();
+    }
   });
 
   it("puts a deadline on every call", async () => {
@@ -100,5 +160,64 @@ describe("the client SDK", () => {
     expect(() => clientOptionsFromEnv({ ...env, TOTP_TLS_KEY: undefined })).toThrow(/TOTP_TLS_KEY is not set/);
     const missing = join(pki.dir, "missing.pem");
     expect(() => clientOptionsFromEnv({ ...env, TOTP_TLS_CA: missing })).toThrow(/TOTP_TLS_CA: cannot read .*ENOENT/);
+  });
+
+  describe("on a core whose Vault is down, so that it answers UNAVAILABLE itself", () => {
+    let vault: Vault & PersistentVault;
+    let vaultCore: RunningCore;
+    const auditFile = () => join(dir, "vault-core.audit.log");
+    const MAX_ATTEMPTS = 3;
+    const unavailable = (times: number) => Array<string>(times).fill("UNAVAILABLE");
+
+    beforeAll(async () => {
+      vault = await startVault({ persistent: true });
+      await vault.enableKv("secret");
+      vaultCore = await startTotpCore({
+        pki,
+        policy: POLICY,
+        env: {
+          TOTP_STORE: "vault-kv",
+          VAULT_ADDR: vault.addr,
+          VAULT_TOKEN: vault.token,
+          // Every code reads Vault, so the outage shows on GenerateCode too, not only once a cache entry expires.
+          TOTP_CACHE_TTL_MS: "0",
+          TOTP_AUDIT_FILE: auditFile(),
+        },
+      });
+      const client = appClient(vaultCore.address, { maxAttempts: 1 });
+      await client.registerSeed({ label: "stored", otpauthUri: otpauthUri() });
+      client.close();
+      await vault.halt();
+    });
+    afterAll(async () => {
+      await vaultCore?.stop();
+      await vault?.stop();
+    });
+
+    it("gives up after maxAttempts and reports the gRPC status", async () => {
+      const client = appClient(vaultCore.address, { maxAttempts: MAX_ATTEMPTS, backoffMs: 10 });
+      const err = await client.listLabels().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TotpClientError);
+      expect(err).toMatchObject({ code: status.UNAVAILABLE, codeName: "UNAVAILABLE" });
+      expect(await auditedOutcomes(auditFile(), "ListLabels")).toEqual(unavailable(MAX_ATTEMPTS));
+      client.close();
+    });
+
+    it("repeats a read the core answered UNAVAILABLE, but not a write, which the core may have applied", async () => {
+      const client = appClient(vaultCore.address, { maxAttempts: MAX_ATTEMPTS, backoffMs: 10 });
+      const calls = [
+        () => client.generateCode({ label: "stored" }),
+        () => client.registerSeed({ label: "while-down", otpauthUri: otpauthUri() }),
+        () => client.deleteSeed({ label: "stored" }),
+        () => client.importSeeds({ uri: migrationUri("imported") }),
+      ];
+      for (const call of calls) await expect(call()).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      expect(await auditedOutcomes(auditFile(), "GenerateCode")).toEqual(unavailable(MAX_ATTEMPTS));
+      // The registration of "stored" before the outage, then the one attempt of "while-down".
+      expect(await auditedOutcomes(auditFile(), "RegisterSeed")).toEqual(["ok", "UNAVAILABLE"]);
+      expect(await auditedOutcomes(auditFile(), "DeleteSeed")).toEqual(unavailable(1));
+      expect(await auditedOutcomes(auditFile(), "ImportSeeds")).toEqual(unavailable(1));
+      client.close();
+    });
   });
 });

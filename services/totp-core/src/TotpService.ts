@@ -124,7 +124,8 @@ export class TotpService {
       try {
         imported.push(await this.#put(caller, label, entry.seed, request.overwrite));
       } catch (err) {
-        // An outage fails the whole call (the caller retries it); a refusal concerns this entry alone.
+        // An outage fails the whole call: entries before it may be stored, so a caller repeating the import sets
+        // overwrite or reads the refusals ("already exists"); a refusal concerns this entry alone.
         if (!(err instanceof TotpError) || err.code === "UNAVAILABLE" || err.code === "INTERNAL") throw err;
         rejected.push({ index: entry.index, name: entry.name, reason: `${label}: ${err.message}` });
       }

@@ -30,8 +30,8 @@ export interface GrpcServiceDeps {
   log: Logger;
   /**
    * Holds, while a call runs, a function that answers it UNAVAILABLE at once (audited as such). The server calls
-   * them when the shutdown grace period is over: clients retry UNAVAILABLE elsewhere, whereas cutting connections
-   * with calls on them answers some of those CANCELLED. A plain set: a call adds and removes itself, cheaply.
+   * them when the shutdown grace period is over: UNAVAILABLE tells a client the server is going (the SDK repeats a
+   * read on another connection), whereas cutting connections with calls on them answers some of those CANCELLED. A plain set: a call adds and removes itself, cheaply.
    */
   inFlight?: Set<() => void>;
 }
