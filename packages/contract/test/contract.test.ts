@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const buf = join(root, "node_modules/.bin/buf");
-const generated = join(root, "packages/contract/src/gen");
+/** The output folders of buf.gen.yaml: the public contract, and Google Authenticator's export format for totp-core. */
+const generated = ["packages/contract/src/gen", "services/totp-core/src/gen"];
 
 async function filesUnder(dir: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
@@ -45,9 +46,11 @@ describe("the totp.v1 contract", () => {
     const out = await mkdtemp(join(tmpdir(), "contract-gen-"));
     temporary.push(out);
     await run(buf, ["generate", "--output", out], { cwd: root });
-    const fresh = await filesUnder(join(out, "packages/contract/src/gen"));
-    const checkedIn = await filesUnder(generated);
-    expect([...fresh.keys()].sort()).toEqual([...checkedIn.keys()].sort());
-    for (const [path, text] of fresh) expect(checkedIn.get(path), path).toBe(text);
+    for (const dir of generated) {
+      const fresh = await filesUnder(join(out, dir));
+      const checkedIn = await filesUnder(join(root, dir));
+      expect([...fresh.keys()].sort(), dir).toEqual([...checkedIn.keys()].sort());
+      for (const [path, text] of fresh) expect(checkedIn.get(path), join(dir, path)).toBe(text);
+    }
   });
 });

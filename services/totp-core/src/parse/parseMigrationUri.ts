@@ -1,5 +1,12 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { invalid, TotpError } from "../errors.js";
+import {
+  MigrationPayload_Algorithm as Algorithm,
+  MigrationPayload_DigitCount as DigitCount,
+  MigrationPayload,
+  type MigrationPayload_OtpParameters as OtpParameters,
+  MigrationPayload_OtpType as OtpType,
+} from "../gen/googleauth/migration/v1/migration.js";
 import type { HashAlgorithm, SeedInput, SeedParams } from "../seed.js";
 import { queryParams } from "./queryParams.js";
 import { DEFAULT_PERIOD, validateSecretLength, validateSeedParams } from "./seedParams.js";
@@ -11,25 +18,18 @@ export type MigrationEntry =
   | { index: number; name: string; seed: SeedInput }
   | { index: number; name: string; reason: string };
 
-/** OtpParameters as Google Authenticator writes it (its `migration.proto`); counter (7) is skipped: no HOTP yet. */
-interface OtpParameters {
-  secret: Uint8Array;
-  name: string;
-  issuer: string;
-  algorithm: number;
-  digits: number;
-  type: number;
-}
-
-/** OtpParameters.Algorithm: 0 unspecified, 1 SHA1, 2 SHA256, 3 SHA512, 4 MD5. */
-const ALGORITHMS: Readonly<Record<number, HashAlgorithm>> = { 0: "SHA1", 1: "SHA1", 2: "SHA256", 3: "SHA512" };
-const ALGORITHM_MD5 = 4;
-/** OtpParameters.DigitCount: 0 unspecified, 1 SIX, 2 EIGHT. */
-const DIGITS: Readonly<Record<number, number>> = { 0: 6, 1: 6, 2: 8 };
-/** OtpParameters.OtpType: 0 unspecified, 1 HOTP, 2 TOTP. */
-const TYPE_HOTP = 1;
-const TYPE_TOTP = 2;
-const TYPE_UNSPECIFIED = 0;
+/** Google Authenticator's own defaults for unspecified (0) values: SHA1 and 6 digits. */
+const ALGORITHMS: Readonly<Record<number, HashAlgorithm>> = {
+  [Algorithm.ALGORITHM_UNSPECIFIED]: "SHA1",
+  [Algorithm.SHA1]: "SHA1",
+  [Algorithm.SHA256]: "SHA256",
+  [Algorithm.SHA512]: "SHA512",
+};
+const DIGITS: Readonly<Record<number, number>> = {
+  [DigitCount.DIGIT_COUNT_UNSPECIFIED]: 6,
+  [DigitCount.SIX]: 6,
+  [DigitCount.EIGHT]: 8,
+};
 
 const MALFORMED = "the data parameter is not a Google Authenticator export: its protobuf payload is malformed";
 
@@ -71,66 +71,48 @@ function base64Bytes(data: string): Uint8Array {
 }
 
 function decodePayload(bytes: Uint8Array): OtpParameters[] {
-  const accounts: OtpParameters[] = [];
   try {
-    const reader = new BinaryReader(bytes);
-    while (reader.pos < reader.len) {
-      const [field, wireType] = reader.tag();
-      if (field === 1) {
-        expectWireType(wireType, WireType.LengthDelimited);
-        accounts.push(decodeOtpParameters(reader.bytes()));
-      } else {
-        // version, batch_size, batch_index, batch_id: one batch is imported on its own, so none of them matter.
-        reader.skip(wireType, field);
-      }
-    }
+    checkWireTypes(bytes, PAYLOAD_WIRE_TYPES, ENTRY_WIRE_TYPES);
+    // version and the batch fields are not used: each batch (QR code) is imported on its own.
+    return MigrationPayload.decode(bytes).otpParameters;
   } catch (err) {
     if (err instanceof TotpError) throw err;
+    // The reader's messages ("premature EOF", "invalid varint", ...) hold no payload bytes; they stay in the cause.
     throw new TotpError("INVALID_ARGUMENT", MALFORMED, { cause: err });
   }
-  return accounts;
 }
 
-function decodeOtpParameters(bytes: Uint8Array): OtpParameters {
-  const p: OtpParameters = { secret: new Uint8Array(), name: "", issuer: "", algorithm: 0, digits: 0, type: 0 };
+/**
+ * The wire types of the fields we read. The generated decoder is lenient where a reader of secrets should not be:
+ * it skips a known field sent with another wire type, stops at a tag of field 0 or an end-group tag, and lets an
+ * entry run past its declared length into the next one. Each of those is damage, not a newer schema (reading on
+ * would misinterpret bytes), so checkWireTypes walks the payload first and refuses it; fields we do not read
+ * (batch fields, counter, unknown ones) may have any valid wire type.
+ */
+const PAYLOAD_WIRE_TYPES: Readonly<Record<number, WireType>> = { 1: WireType.LengthDelimited };
+const ENTRY_WIRE_TYPES: Readonly<Record<number, WireType>> = {
+  1: WireType.LengthDelimited, // secret
+  2: WireType.LengthDelimited, // name
+  3: WireType.LengthDelimited, // issuer
+  4: WireType.Varint, // algorithm
+  5: WireType.Varint, // digits
+  6: WireType.Varint, // type
+};
+
+/** Walks one message, field 1 of which holds messages checked against `nested` when it is given. */
+function checkWireTypes(
+  bytes: Uint8Array,
+  wireTypes: Readonly<Record<number, WireType>>,
+  nested?: Readonly<Record<number, WireType>>,
+): void {
   const reader = new BinaryReader(bytes);
   while (reader.pos < reader.len) {
     const [field, wireType] = reader.tag();
-    switch (field) {
-      case 1:
-        expectWireType(wireType, WireType.LengthDelimited);
-        p.secret = reader.bytes();
-        break;
-      case 2:
-        expectWireType(wireType, WireType.LengthDelimited);
-        p.name = reader.string();
-        break;
-      case 3:
-        expectWireType(wireType, WireType.LengthDelimited);
-        p.issuer = reader.string();
-        break;
-      case 4:
-        expectWireType(wireType, WireType.Varint);
-        p.algorithm = reader.int32();
-        break;
-      case 5:
-        expectWireType(wireType, WireType.Varint);
-        p.digits = reader.int32();
-        break;
-      case 6:
-        expectWireType(wireType, WireType.Varint);
-        p.type = reader.int32();
-        break;
-      default:
-        reader.skip(wireType, field);
-    }
+    const expected = wireTypes[field];
+    if (expected !== undefined && expected !== wireType) throw invalid(MALFORMED);
+    if (field === 1 && nested !== undefined) checkWireTypes(reader.bytes(), nested);
+    else reader.skip(wireType, field);
   }
-  return p;
-}
-
-/** A known field with another wire type is damage, not a newer schema: reading on would misinterpret bytes. */
-function expectWireType(actual: WireType, expected: WireType): void {
-  if (actual !== expected) throw invalid(MALFORMED);
 }
 
 function entry(p: OtpParameters, index: number): MigrationEntry {
@@ -146,9 +128,11 @@ function entry(p: OtpParameters, index: number): MigrationEntry {
 
 /** Unspecified (0) type, algorithm and digits are read as the app's own defaults: TOTP, SHA1, 6 digits. */
 function seedOf(p: OtpParameters, issuer: string, account: string): SeedInput {
-  if (p.type === TYPE_HOTP) throw invalid("HOTP (counter-based) seeds are not supported yet");
-  if (p.type !== TYPE_TOTP && p.type !== TYPE_UNSPECIFIED) throw invalid(`the OTP type ${p.type} is unknown`);
-  if (p.algorithm === ALGORITHM_MD5) throw invalid("the algorithm MD5 is not supported");
+  if (p.type === OtpType.HOTP) throw invalid("HOTP (counter-based) seeds are not supported yet");
+  if (p.type !== OtpType.TOTP && p.type !== OtpType.OTP_TYPE_UNSPECIFIED) {
+    throw invalid(`the OTP type ${p.type} is unknown`);
+  }
+  if (p.algorithm === Algorithm.MD5) throw invalid("the algorithm MD5 is not supported");
   const algorithm = ALGORITHMS[p.algorithm];
   if (algorithm === undefined) throw invalid(`the algorithm ${p.algorithm} is unknown`);
   const digits = DIGITS[p.digits];
