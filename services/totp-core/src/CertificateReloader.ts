@@ -20,19 +20,41 @@ export interface LoadedCertificates {
   notAfter: Date;
 }
 
+/**
+ * Runs the part of a load that concerns one of the files: reading it, parsing it, matching the key to it. The start
+ * passes one that names the file's setting in a failure; a reload needs none.
+ */
+export type FileStep = <T>(file: keyof CertificateFiles, run: () => T | Promise<T>) => Promise<T>;
+
+const asIs: FileStep = async (_file, run) => run();
+
 /** Reads and checks a certificate set: every file parses and the key belongs to the certificate. */
-export async function loadCertificates(files: CertificateFiles): Promise<LoadedCertificates> {
+export async function loadCertificates(files: CertificateFiles, step: FileStep = asIs): Promise<LoadedCertificates> {
   const [certificate, privateKey, caCertificate] = await Promise.all([
-    readFile(files.certFile),
-    readFile(files.keyFile),
-    readFile(files.caFile),
+    step("certFile", () => readFile(files.certFile)),
+    step("keyFile", () => readFile(files.keyFile)),
+    step("caFile", () => readFile(files.caFile)),
   ]);
-  const cert = new X509Certificate(certificate);
-  new X509Certificate(caCertificate);
-  if (!cert.checkPrivateKey(createPrivateKey(privateKey))) {
-    throw new Error(`${files.keyFile} is not the key of ${files.certFile}`);
-  }
+  const cert = await step("certFile", () =>
+    parsed(files.certFile, "certificate", () => new X509Certificate(certificate)),
+  );
+  await step("caFile", () => parsed(files.caFile, "certificate", () => new X509Certificate(caCertificate)));
+  await step("keyFile", () => {
+    const key = parsed(files.keyFile, "private key", () => createPrivateKey(privateKey));
+    if (!cert.checkPrivateKey(key)) throw new Error(`${files.keyFile} is not the key of ${files.certFile}`);
+  });
   return { certificate, privateKey, caCertificate, notAfter: new Date(cert.validTo) };
+}
+
+/** What `parse` makes of a file; OpenSSL's reason alone ("PEM routines::no start line") names neither file nor kind. */
+function parsed<T>(file: string, kind: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new Error(`${file} holds no usable PEM ${kind} (${err instanceof Error ? err.message : String(err)})`, {
+      cause: err,
+    });
+  }
 }
 
 /**
@@ -67,14 +89,15 @@ export class CertificateReloader implements Provider {
     this.#timer.unref();
   }
 
-  /** Loads the files once (a bad set stops the start) and then watches them. */
+  /** Loads the files once, each part in `step` (a bad set stops the start), and then watches them. */
   static async start(
     files: CertificateFiles,
     reloadMs: number,
     onChange: (loaded: LoadedCertificates) => void,
     onError: (err: unknown) => void,
+    step?: FileStep,
   ): Promise<CertificateReloader> {
-    const first = await loadCertificates(files);
+    const first = await loadCertificates(files, step);
     onChange(first);
     return new CertificateReloader(files, first, reloadMs, onChange, onError);
   }

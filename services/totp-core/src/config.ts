@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { getSystemErrorMap } from "node:util";
 import { z } from "zod";
 import type { RateLimitPolicy } from "./ops/RateLimits.js";
 import type { SeedStoreOptions } from "./store/createSeedStore.js";
@@ -33,6 +34,62 @@ export interface HostPort {
 /** A configuration problem; its message names the variable. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+}
+
+/**
+ * Runs one start step that uses the file or address `value` configured in `variable` (reading a certificate,
+ * binding a port). A failure becomes a ConfigError naming both, so it stops the start like a bad value in the
+ * environment: one line an operator can act on, instead of a stack trace naming a file but not the setting.
+ */
+export async function startStep<T>(variable: string, value: string, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw unusable(variable, value, err);
+  }
+}
+
+/** The contents of a file named by `variable`; a ConfigError naming it when the file cannot be read. */
+function readConfiguredFile(variable: string, file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw unusable(variable, file, err);
+  }
+}
+
+function unusable(variable: string, value: string, err: unknown): ConfigError {
+  return new ConfigError(`${variable}: ${reasonOf(value, err)}`, { cause: err });
+}
+
+/** What Node's system errors (file and socket calls) carry besides a message that repeats them. */
+interface SystemError extends Error {
+  code?: unknown;
+  syscall?: unknown;
+  path?: unknown;
+}
+
+/**
+ * Why `value` could not be used, in one line. A system error says what was tried on which file or address and
+ * the system's reason ("cannot open /x/cert.pem (ENOENT: no such file or directory)"); any other failure keeps
+ * its own message, which then only gains the value if it does not name it already.
+ */
+function reasonOf(value: string, err: unknown): string {
+  if (!(err instanceof Error)) return `${value}: ${String(err)}`;
+  const { code, syscall, path } = err as SystemError;
+  if (typeof code !== "string" || typeof syscall !== "string") {
+    return err.message.includes(value) ? err.message : `${value}: ${err.message}`;
+  }
+  if (code === "EADDRINUSE") return `${value} is already in use`;
+  // The path the call failed on, which can be a file next to the value (the file store writes a temporary file).
+  const target = syscall === "listen" ? `listen on ${value}` : `${syscall} ${typeof path === "string" ? path : value}`;
+  return `cannot ${target} (${code}: ${systemErrorText(code)})`;
+}
+
+/** The system's words for an error code: "no such file or directory" for ENOENT. */
+function systemErrorText(code: string): string {
+  for (const [name, text] of getSystemErrorMap().values()) if (name === code) return text;
+  return "system error";
 }
 
 type Env = Record<string, string | undefined>;
@@ -103,11 +160,7 @@ export function secretFromEnv(env: Env, name: string): string | undefined {
   if (direct && file) throw new ConfigError(`${name} and ${name}_FILE are both set: keep one`);
   if (direct) return direct;
   if (!file) return undefined;
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch (err) {
-    throw new ConfigError(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
+  return readConfiguredFile(`${name}_FILE`, file).trim();
 }
 
 /** The 32-byte file-store key, given as 64 hex digits or as base64. */
@@ -115,15 +168,6 @@ export function parseFileKey(text: string): Buffer {
   if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, "hex");
   if (/^[A-Za-z0-9+/]{43}=?$/.test(text)) return Buffer.from(text, "base64");
   throw new ConfigError("TOTP_FILE_KEY: expected 32 bytes as 64 hex digits or as base64");
-}
-
-function readPem(variable: string, file: string | undefined): string | undefined {
-  if (!file) return undefined;
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
 }
 
 function vaultAuth(env: Env, v: z.infer<typeof schema>): VaultAuth {
@@ -142,6 +186,9 @@ function vaultAuth(env: Env, v: z.infer<typeof schema>): VaultAuth {
   if (!v.VAULT_K8S_ROLE) {
     throw new ConfigError("VAULT_K8S_ROLE: required with Kubernetes auth (or set VAULT_TOKEN or VAULT_ROLE_ID)");
   }
+  // The client reads the token again at each login (Kubernetes rotates it); reading it once here turns a wrong path
+  // or a pod without a service-account token into a start failure naming the variable, not a login that keeps failing.
+  readConfiguredFile("VAULT_K8S_JWT_FILE", v.VAULT_K8S_JWT_FILE);
   return { method, role: v.VAULT_K8S_ROLE, jwtPath: v.VAULT_K8S_JWT_FILE, mount: v.VAULT_K8S_MOUNT };
 }
 
@@ -155,7 +202,7 @@ function storeConfig(env: Env, v: z.infer<typeof schema>): SeedStoreOptions {
   if (!v.VAULT_ADDR) throw new ConfigError(`VAULT_ADDR: required with TOTP_STORE=${kind}`);
   const vault: VaultClientOptions = {
     addr: v.VAULT_ADDR,
-    caCertPem: readPem("VAULT_CACERT", v.VAULT_CACERT),
+    caCertPem: v.VAULT_CACERT && readConfiguredFile("VAULT_CACERT", v.VAULT_CACERT),
     timeoutMs: v.VAULT_TIMEOUT_MS,
     auth: vaultAuth(env, v),
   };

@@ -1,19 +1,37 @@
+import { format } from "node:util";
+import { setLogger } from "@grpc/grpc-js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
-import { PolicyError } from "./policy/index.js";
 import { startServer } from "./server.js";
 
-// The entry point: configuration errors end the start with one line naming the variable, not a stack trace.
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
+/**
+ * A configuration problem ends the start with one line on stderr naming the variable, no stack trace, and exit
+ * code 2: a bad value in the environment (loadConfig) and a file or address that cannot be used (startStep) alike.
+ */
+function exitOnConfigError(err: unknown): void {
+  if (!(err instanceof ConfigError)) return;
   process.stderr.write(`totp-core: configuration error: ${err.message}\n`);
   process.exit(2);
 }
 
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  exitOnConfigError(err);
+  throw err;
+}
+
 const log = createLogger(config.logLevel);
+// grpc-js writes its own messages (a bind that failed, a certificate it cannot use) to stderr as plain text; as JSON
+// lines of the service log they reach the same pipeline as everything else. GRPC_VERBOSITY still chooses what
+// grpc-js says, TOTP_LOG_LEVEL what is kept.
+const grpcLog = log.child({ component: "grpc-js" });
+setLogger({
+  error: (...args: unknown[]) => grpcLog.error(format(...args)),
+  info: (...args: unknown[]) => grpcLog.info(format(...args)),
+  debug: (...args: unknown[]) => grpcLog.debug(format(...args)),
+});
 try {
   const server = await startServer(config, log);
   // The bound ports, so that a supervisor (or a test) that asked for port 0 learns where to connect.
@@ -42,7 +60,7 @@ try {
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 } catch (err) {
-  const known = err instanceof PolicyError || err instanceof ConfigError;
-  log.fatal({ err }, known ? (err as Error).message : "totp-core failed to start");
+  exitOnConfigError(err);
+  log.fatal({ err }, "totp-core failed to start");
   process.exit(1);
 }

@@ -5,8 +5,8 @@ import { ReflectionService } from "@grpc/reflection";
 import { protoRoot, TotpServiceService } from "@totp-custody/contract";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Logger } from "pino";
-import { CertificateReloader } from "./CertificateReloader.js";
-import type { Config, HostPort } from "./config.js";
+import { type CertificateFiles, CertificateReloader } from "./CertificateReloader.js";
+import { type Config, type HostPort, startStep } from "./config.js";
 import { createGrpcService } from "./grpcService.js";
 import { safeError } from "./logger.js";
 import { AuditLog } from "./ops/AuditLog.js";
@@ -37,25 +37,56 @@ const CUT_OFF_MS = 1000;
 /** Requests are small (a label, a URI); anything larger is refused before it is parsed. */
 const MAX_REQUEST_BYTES = 16 * 1024;
 
+/** The variable that names each TLS file, for a start failure. */
+const TLS_VARIABLES: Record<keyof CertificateFiles, string> = {
+  certFile: "TOTP_TLS_CERT",
+  keyFile: "TOTP_TLS_KEY",
+  caFile: "TOTP_TLS_CA",
+};
+
 const address = ({ host, port }: HostPort) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
-function bind(server: Server, at: HostPort, credentials: ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.bindAsync(address(at), credentials, (err, port) => (err ? reject(err) : resolve(port))),
+/** Binds `at` as the start step of `variable`. */
+function bind(variable: string, server: Server, at: HostPort, credentials: ServerCredentials): Promise<number> {
+  return startStep(
+    variable,
+    address(at),
+    () =>
+      new Promise<number>((resolve, reject) =>
+        server.bindAsync(address(at), credentials, (err, port) => (err ? reject(listenError(err)) : resolve(port))),
+      ),
   );
+}
+
+/**
+ * grpc-js reports a failed bind as text only ("No address added out of total 1 resolved errors: [listen
+ * EADDRINUSE: address already in use 127.0.0.1:8443]"); the code of the listen error in it, restored, lets the
+ * failure read like any other listen error ("127.0.0.1:8443 is already in use").
+ */
+function listenError(err: Error): Error {
+  const code = /\blisten (E[A-Z]+)\b/.exec(err.message)?.[1];
+  return code ? Object.assign(err, { code, syscall: "listen" }) : err;
 }
 
 /** Wires totp-core from a validated configuration and starts serving. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const metrics = new Metrics();
-  const policy = new PolicyWatcher({
-    file: config.policyFile,
-    pollIntervalMs: config.policyReloadMs,
-    onReload: () => log.info({ file: config.policyFile }, "policy reloaded"),
-    onError: (err) => log.error({ err }, "policy file rejected; the previous policy stays in force"),
-  });
+  const policy = await startStep(
+    "TOTP_POLICY_FILE",
+    config.policyFile,
+    () =>
+      new PolicyWatcher({
+        file: config.policyFile,
+        pollIntervalMs: config.policyReloadMs,
+        onReload: () => log.info({ file: config.policyFile }, "policy reloaded"),
+        onError: (err) => log.error({ err }, "policy file rejected; the previous policy stays in force"),
+      }),
+  );
   const store = await createSeedStore(config.store, { cacheTtlMs: config.cacheTtlMs, metrics, log });
-  const audit = config.auditFile ? AuditLog.toFile(config.auditFile) : AuditLog.toStream();
+  const { auditFile } = config;
+  const audit = auditFile
+    ? await startStep("TOTP_AUDIT_FILE", auditFile, () => AuditLog.toFile(auditFile))
+    : AuditLog.toStream();
   const limits = new RateLimits(config.rateLimits, { onRefused: (kind) => metrics.rateLimited.inc({ kind }) });
   const certificates = await CertificateReloader.start(
     config.tls,
@@ -65,6 +96,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log.info({ notAfter: loaded.notAfter.toISOString() }, "TLS certificates loaded");
     },
     (err) => log.error({ err: safeError(err) }, "TLS certificate files unusable; keeping the previous ones"),
+    (file, run) => startStep(TLS_VARIABLES[file], config.tls[file], run),
   );
 
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, "NOT_SERVING"])));
@@ -126,7 +158,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     new ReflectionService(definition).addToServer(server);
   }
   const credentials = experimental.createCertificateProviderServerCredentials(certificates, certificates, true);
-  const port = await bind(server, config.listen, credentials);
+  const port = await bind("TOTP_LISTEN", server, config.listen, credentials);
 
   let healthServer: Server | undefined;
   let healthPort: number | undefined;
@@ -134,11 +166,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // Kubernetes probes cannot present a client certificate: this port answers health checks and nothing else.
     healthServer = new Server();
     health.addToServer(healthServer);
-    healthPort = await bind(healthServer, config.healthListen, ServerCredentials.createInsecure());
+    healthPort = await bind(
+      "TOTP_HEALTH_LISTEN",
+      healthServer,
+      config.healthListen,
+      ServerCredentials.createInsecure(),
+    );
   }
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsListen) {
-    metricsServer = await startMetricsServer(metrics, config.metricsListen.host, config.metricsListen.port);
+  const { metricsListen } = config;
+  if (metricsListen) {
+    metricsServer = await startStep("TOTP_METRICS_LISTEN", address(metricsListen), () =>
+      startMetricsServer(metrics, metricsListen.host, metricsListen.port),
+    );
   }
 
   async function shutdown(): Promise<void> {

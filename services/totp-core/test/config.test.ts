@@ -1,8 +1,11 @@
+import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
+import { ConfigError, loadConfig, startStep } from "../src/config.js";
 
 const base = { TOTP_TLS_CERT: "c.pem", TOTP_TLS_KEY: "k.pem", TOTP_TLS_CA: "ca.pem", TOTP_POLICY_FILE: "p.yaml" };
 const key = "ab".repeat(32);
@@ -67,7 +70,18 @@ describe("loadConfig", () => {
       { ...base, VAULT_ADDR: "http://v:8200", VAULT_TOKEN: "a", VAULT_TOKEN_FILE: "/x" },
       /^VAULT_TOKEN and VAULT_TOKEN_FILE/,
     ],
-    [{ ...base, VAULT_ADDR: "http://v:8200", VAULT_TOKEN_FILE: "/nonexistent/t" }, /^VAULT_TOKEN_FILE: cannot read/],
+    [
+      { ...base, VAULT_ADDR: "http://v:8200", VAULT_TOKEN_FILE: "/nonexistent/t" },
+      /^VAULT_TOKEN_FILE: cannot open \/nonexistent\/t \(ENOENT: no such file or directory\)$/,
+    ],
+    [
+      { ...base, VAULT_ADDR: "http://v:8200", VAULT_TOKEN: "t", VAULT_CACERT: "/nonexistent/ca.pem" },
+      /^VAULT_CACERT: cannot open \/nonexistent\/ca\.pem \(ENOENT: no such file or directory\)$/,
+    ],
+    [
+      { ...base, VAULT_ADDR: "http://v:8200", VAULT_K8S_ROLE: "r", VAULT_K8S_JWT_FILE: "/nonexistent/token" },
+      /^VAULT_K8S_JWT_FILE: cannot open \/nonexistent\/token \(ENOENT: no such file or directory\)$/,
+    ],
   ])("names the bad variable: %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });
@@ -80,5 +94,45 @@ describe("loadConfig", () => {
     } catch (err) {
       expect(String(err)).not.toContain(secret);
     }
+  });
+});
+
+describe("startStep", () => {
+  it("answers what the step answers", async () => {
+    expect(await startStep("TOTP_X", "/x", () => 42)).toBe(42);
+  });
+
+  it("turns a file the system refuses into a ConfigError naming the variable, the file and the reason", async () => {
+    const failure = startStep("TOTP_TLS_CERT", "/nonexistent/cert.pem", () => readFile("/nonexistent/cert.pem"));
+    await expect(failure).rejects.toThrow(ConfigError);
+    await expect(failure).rejects.toThrow(
+      /^TOTP_TLS_CERT: cannot open \/nonexistent\/cert\.pem \(ENOENT: no such file or directory\)$/,
+    );
+  });
+
+  it("says that an address is already in use", async () => {
+    const holder = createServer().listen(0, "127.0.0.1");
+    await once(holder, "listening");
+    const { port } = holder.address() as AddressInfo;
+    const at = `127.0.0.1:${port}`;
+    try {
+      const failure = startStep("TOTP_METRICS_LISTEN", at, async () => {
+        await once(createServer().listen(port, "127.0.0.1"), "listening");
+      });
+      await expect(failure).rejects.toThrow(new RegExp(`^TOTP_METRICS_LISTEN: ${at} is already in use$`));
+    } finally {
+      holder.close();
+    }
+  });
+
+  it("keeps another failure's message, adding the value only when the message does not name it", async () => {
+    const named = startStep("TOTP_TLS_KEY", "/k.pem", () => {
+      throw new Error("/k.pem is not the key of /c.pem");
+    });
+    await expect(named).rejects.toThrow(/^TOTP_TLS_KEY: \/k\.pem is not the key of \/c\.pem$/);
+    const unnamed = startStep("TOTP_TLS_CA", "/ca.pem", () => {
+      throw new Error("no start line");
+    });
+    await expect(unnamed).rejects.toThrow(/^TOTP_TLS_CA: \/ca\.pem: no start line$/);
   });
 });

@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { startVault } from "@totp-custody/testkit";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +22,15 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe("metrics scraped from a running totp-core on Vault", () => {
   let fx: CoreFixture;
   let text: string;
+  /** When the scrape in `text` was asked for. */
+  let scrapedAt: number;
+
+  async function scrape(): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${announcedPorts(fx.core).metrics}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    return response.text();
+  }
 
   beforeAll(async () => {
     const vault = await startVault();
@@ -40,10 +50,8 @@ describe("metrics scraped from a running totp-core on Vault", () => {
     await failure(admin.generateCode({ label: "unknown" }));
     await failure(fx.client("stranger").listLabels({}));
 
-    const response = await fetch(`http://127.0.0.1:${announcedPorts(fx.core).metrics}/metrics`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
-    text = await response.text();
+    scrapedAt = Date.now();
+    text = await scrape();
   });
   afterAll(() => fx.close());
 
@@ -94,5 +102,18 @@ describe("metrics scraped from a running totp-core on Vault", () => {
     const ttl = sample(text, "totp_vault_token_ttl_seconds");
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(TOKEN_TTL_S);
+  });
+
+  it("computes the token's time to live at each scrape, so it falls between renewals", async () => {
+    const first = sample(text, "totp_vault_token_ttl_seconds") ?? Number.NaN;
+    // The token is renewed at 2/3 of its hour: none happens in between, so only the clock moves the value.
+    await sleep(Math.max(0, scrapedAt + 2500 - Date.now()));
+    const later = sample(await scrape(), "totp_vault_token_ttl_seconds") ?? Number.NaN;
+    const elapsedS = (Date.now() - scrapedAt) / 1000;
+    expect(later).toBeGreaterThan(0);
+    expect(later).toBeLessThanOrEqual(TOKEN_TTL_S);
+    // Whole seconds, rounded at each scrape: the fall matches the time between the scrapes to within one second.
+    expect(first - later).toBeGreaterThanOrEqual(1);
+    expect(first - later).toBeLessThanOrEqual(elapsedS + 1);
   });
 });

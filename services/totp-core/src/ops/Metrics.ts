@@ -59,14 +59,34 @@ export class Metrics {
     help: "When the server certificate in use expires, in Unix seconds.",
     registers: [this.registry],
   });
+  /** Where the Vault token's TTL is read at each scrape; none without a Vault store. */
+  #tokenTtlSource: (() => number | undefined) | undefined;
   readonly vaultTokenTtl = new Gauge({
     name: "totp_vault_token_ttl_seconds",
-    help: "Time to live of the Vault token in use, as of its last lookup or renewal.",
+    help:
+      "Seconds until the Vault token in use expires, as of the scrape. No sample before the first login, " +
+      "for a token that never expires (a root token), or without a Vault store.",
     registers: [this.registry],
+    // Computed when scraped rather than set at each renewal: while renewals fail the value must keep falling, or an
+    // alert on a token about to expire would never fire.
+    collect: () => {
+      // Nothing watched (no Vault store): the gauge shows what was set, by default nothing.
+      if (!this.#tokenTtlSource) return;
+      const seconds = this.#tokenTtlSource();
+      if (seconds === undefined) this.vaultTokenTtl.remove();
+      else this.vaultTokenTtl.set(seconds);
+    },
   });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // A gauge starts at 0, which would read as a token that has expired.
+    this.vaultTokenTtl.remove();
+  }
+
+  /** Shows the Vault token's TTL from `ttlSeconds` (undefined: no sample), read at each scrape. */
+  watchVaultToken(ttlSeconds: () => number | undefined): void {
+    this.#tokenTtlSource = ttlSeconds;
   }
 
   /** Runs a store operation, recording its duration and, when it throws, an error. */

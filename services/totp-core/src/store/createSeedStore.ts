@@ -1,4 +1,5 @@
 import { type Logger, pino } from "pino";
+import { startStep } from "../config.js";
 import type { Metrics } from "../ops/Metrics.js";
 import { VaultClient, type VaultClientOptions } from "../vault/VaultClient.js";
 import { FileStore } from "./FileStore.js";
@@ -60,16 +61,15 @@ export async function createSeedStore(options: SeedStoreOptions, runtime: SeedSt
     ...(metrics ? { onLookup: (result) => metrics.seedCache.inc({ result }) } : {}),
   };
   const vaultClient = (vault: VaultClientOptions) => {
-    const client = new VaultClient(vault, {
-      log,
-      ...(metrics ? { onTokenTtl: (s) => metrics.vaultTokenTtl.set(s) } : {}),
-    });
-    return metrics ? timedCalls(client, options.kind, VAULT_CALLS, metrics) : client;
+    const client = new VaultClient(vault, { log });
+    if (!metrics) return client;
+    metrics.watchVaultToken(() => client.tokenTtlSeconds());
+    return timedCalls(client, options.kind, VAULT_CALLS, metrics);
   };
 
   switch (options.kind) {
     case "file": {
-      const file = await FileStore.open(options.path, options.key);
+      const file = await startStep("TOTP_FILE_PATH", options.path, () => FileStore.open(options.path, options.key));
       return recordSeedStore(metrics ? timedCalls(file, "file", FILE_CALLS, metrics) : file, cache);
     }
     case "vault-kv":

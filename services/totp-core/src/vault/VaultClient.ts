@@ -50,7 +50,7 @@ export interface TotpKey {
 
 export interface VaultClientHooks {
   log?: Logger;
-  /** Called with the TTL Vault grants at each login and renewal (0: never expires), for a metric. */
+  /** Called with the TTL Vault grants at each login and renewal (0: never expires): shows when renewals happen. */
   onTokenTtl?: (seconds: number) => void;
 }
 
@@ -109,7 +109,7 @@ export class VaultClient {
 
   /**
    * Seconds left before the token expires, or undefined before the first login and for a token that never
-   * expires (a root token). For a metric.
+   * expires (a root token). It keeps falling while renewals fail, down to 0 once the token has expired.
    */
   tokenTtlSeconds(): number | undefined {
     if (this.#expiresAtMs === undefined) return undefined;
