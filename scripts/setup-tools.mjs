@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov).
+// Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
+// kube-apiserver).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
-// has finished anything else that could be broken.
+// has finished anything else that could be broken. etcd is the exception: Debian's package installs it system-wide,
+// so it is installed with apt-get (as root only) and just linked.
 //
 // Usage: node scripts/setup-tools.mjs [--only bao,grpcurl]
 
@@ -11,6 +13,7 @@ import { spawn } from "node:child_process";
 import { constants, createWriteStream } from "node:fs";
 import {
   access,
+  copyFile,
   lstat,
   mkdir,
   open,
@@ -33,6 +36,7 @@ const COMPLETE_MARKER = ".complete";
 
 const HOW_TO_GET_PYTHON = "install python3 with venv (Debian: apt-get install python3-venv)";
 const HOW_TO_GET_GO = "install go >= 1.26 (https://go.dev/dl)";
+const HOW_TO_GET_ETCD = "install etcd >= 3.4 (Debian, as root: apt-get install etcd-server)";
 
 /**
  * `names` are what PATH may already offer, in order of preference; the first is the link name the tests use.
@@ -84,6 +88,39 @@ const TOOLS = [
     binary: async (dir) => join(dir, "bin", "checkov"),
     verify: ["--version"],
   },
+  {
+    // kube-apiserver's store. Any etcd 3.4+ serves it; Debian's package is the one this project is tested with.
+    names: ["etcd"],
+    version: "3.4",
+    lane: "apt",
+    aptPackage: "etcd-server",
+    howToGet: HOW_TO_GET_ETCD,
+    verify: ["--version"],
+    accepts: (versionOutput) => /etcd Version: 3\.([4-9]|\d{2,})\./.test(versionOutput),
+  },
+  {
+    // A real API server so that Vault's Kubernetes auth checks real service-account tokens through a real
+    // TokenReview. Built from tools/kube-apiserver (see its go.mod for why it cannot be `go install`ed); bump this
+    // version together with that go.mod, since the cache directory is named after it.
+    names: ["kube-apiserver"],
+    version: "v1.31.4",
+    lane: "go",
+    install: (dir, log) =>
+      goBuildModule(dir, join(repoRoot, "tools", "kube-apiserver"), "k8s.io/kubernetes/cmd/kube-apiserver", log, [
+        // What kubernetes' own build stamps in (hack/lib/version.sh): without it the server reports
+        // v0.0.0-master, which clients that check the cluster version (helm's kubeVersion) refuse.
+        ...["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
+          `-X ${pkg}.gitVersion=v1.31.4`,
+          `-X ${pkg}.gitMajor=1`,
+          `-X ${pkg}.gitMinor=31`,
+          `-X ${pkg}.gitTreeState=clean`,
+        ]),
+      ]),
+    binary: async (dir) => join(dir, "kube-apiserver"),
+    verify: ["--version"],
+    // The tests use long-stable flags and APIs (TokenRequest, TokenReview, RBAC v1), so any 1.x on PATH will do.
+    accepts: (versionOutput) => versionOutput.trim().startsWith("Kubernetes v1."),
+  },
 ];
 
 class SetupError extends Error {
@@ -107,9 +144,9 @@ function parseOnly(argv) {
   return wanted;
 }
 
-function run(command, args, { env, log, capture = false } = {}) {
+function run(command, args, { env, log, capture = false, cwd } = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const keep = (chunk) => {
       if (capture) output += chunk;
@@ -188,6 +225,62 @@ async function goInstall(dir, moduleAtVersion, log) {
 }
 
 /**
+ * Builds a command from a module committed in this repository, against its committed go.sum. The build runs on a
+ * copy in the cache directory so that go never writes into the checkout, and -mod=readonly makes a hash missing from
+ * go.sum an error instead of something go fetches and trusts on the spot.
+ */
+async function goBuildModule(dir, moduleDir, packagePath, log, ldflags = []) {
+  if (!(await onPath("go"))) throw new SetupError("go is not on PATH", HOW_TO_GET_GO);
+  const src = join(dir, "src");
+  await mkdir(src, { recursive: true });
+  for (const file of ["go.mod", "go.sum"]) await copyFile(join(moduleDir, file), join(src, file));
+  const output = join(dir, packagePath.slice(packagePath.lastIndexOf("/") + 1));
+  await run("go", ["build", "-mod=readonly", "-trimpath", "-ldflags", ldflags.join(" "), "-o", output, packagePath], {
+    cwd: src,
+    // GOWORK=off: a go.work above the cache must not pull other modules into this build.
+    env: { CGO_ENABLED: "0", GOWORK: "off" },
+    log,
+  });
+}
+
+/**
+ * For a tool Debian packages well enough (etcd): apt-get installs `aptPackage` system-wide, so there is nothing to
+ * put in the per-user cache; only root can do it, everyone else gets `howToGet`. The package's maintainer scripts
+ * would start its daemon where an init system runs; the tests start their own on loopback ports, so that start is
+ * refused through policy-rc.d for the length of the install.
+ */
+async function aptInstall(tool, log, logPath) {
+  const command = `apt-get install ${tool.aptPackage}`;
+  if (process.getuid?.() !== 0 || !(await onPath("apt-get"))) {
+    throw new SetupError(`${tool.names[0]} is not on PATH`, tool.howToGet);
+  }
+  const policy = "/usr/sbin/policy-rc.d";
+  // One already there (container images ship one) is the machine's own policy: leave it be.
+  const ownPolicy = await lstat(policy).then(
+    () => false,
+    () => true,
+  );
+  const refuseStarts = "#!/bin/sh\n# Written by totp-custody's setup-tools.mjs for one apt-get install.\nexit 101\n";
+  if (ownPolicy) await writeFile(policy, refuseStarts, { mode: 0o755, flag: "wx" });
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  // Another apt run (a second checkout setting up) holds dpkg's lock for a while: wait for it rather than fail.
+  const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", tool.aptPackage];
+  try {
+    try {
+      await run("apt-get", install, { env, log });
+    } catch {
+      // A fresh image ships without package lists; fetch them once and retry.
+      await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update"], { env, log });
+      await run("apt-get", install, { env, log });
+    }
+  } catch (error) {
+    throw new SetupError(`${command} failed (${error.message}); see ${logPath}`, tool.howToGet);
+  } finally {
+    if (ownPolicy) await rm(policy, { force: true });
+  }
+}
+
+/**
  * Several checkouts (or two shells) may set up at once; the first takes the lock and the others wait for its marker
  * instead of building into the same directory. A lock left by a dead process is taken over.
  */
@@ -254,6 +347,8 @@ async function setUp(tool) {
     }
   }
 
+  if (tool.aptPackage) return setUpWithApt(tool);
+
   const dir = join(cacheRoot, cacheName(tool));
   const started = Date.now();
   const outcome = await withInstallLock(dir, async () => {
@@ -280,6 +375,32 @@ async function setUp(tool) {
   await linkInto(name, binary);
   if (outcome === "cached") return `found ${binary}`;
   return `installed ${tool.version} in ${Math.round((Date.now() - started) / 1000)}s`;
+}
+
+async function setUpWithApt(tool) {
+  const name = tool.names[0];
+  const started = Date.now();
+  const logPath = join(cacheRoot, "logs", `${name}-apt.log`);
+  await mkdir(dirname(logPath), { recursive: true });
+  const log = createWriteStream(logPath);
+  let versionOutput;
+  try {
+    await aptInstall(tool, log, logPath);
+    const found = await onPath(name);
+    if (!found) throw new SetupError(`${tool.aptPackage} installed no ${name} on PATH; see ${logPath}`, tool.howToGet);
+    versionOutput = await run(found, tool.verify, { capture: true, log });
+    if (tool.accepts && !tool.accepts(versionOutput)) {
+      throw new SetupError(
+        `${found} is not a version the tests accept (${versionOutput.trim().split("\n")[0]})`,
+        tool.howToGet,
+      );
+    }
+    await linkInto(name, found);
+  } finally {
+    log.end();
+  }
+  const version = /Version: (\S+)/.exec(versionOutput)?.[1] ?? tool.version;
+  return `installed ${version} in ${Math.round((Date.now() - started) / 1000)}s`;
 }
 
 async function main() {

@@ -1,8 +1,15 @@
 export { spiffeId, TRUST_DOMAIN } from "@totp-custody/pki";
 export { freePort } from "./freePort.js";
+export { KubeApiError } from "./KubeApiError.js";
 export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
 export { codesBetween, expectedCode, newSecret } from "./referenceTotp.js";
 export { type ExitStatus, type ProcessHandle, type RunProcessOptions, runProcess } from "./runProcess.js";
+export {
+  type KubeApiServer,
+  type ServiceAccountTokenOptions,
+  startKubeApiServer,
+  type TokenReviewStatus,
+} from "./startKubeApiServer.js";
 export {
   type CoreClientOptions,
   type RunningCore,

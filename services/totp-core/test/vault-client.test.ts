@@ -1,19 +1,27 @@
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import { connect, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer as createTlsServer } from "node:tls";
-import { makeTestPki, startVault, type TestPki, type Vault } from "@totp-custody/testkit";
+import {
+  type KubeApiServer,
+  makeTestPki,
+  startKubeApiServer,
+  startVault,
+  type TestPki,
+  type Vault,
+} from "@totp-custody/testkit";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TotpError } from "../src/errors.js";
 import { Metrics } from "../src/ops/Metrics.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
 import { createSeedStore } from "../src/store/createSeedStore.js";
 import { type VaultAuth, VaultClient, type VaultClientOptions } from "../src/vault/VaultClient.js";
 import { VaultFailure } from "../src/vault/VaultFailure.js";
-import { CORE_VAULT_POLICY, revokeRoleTokens } from "./grpcHarness.js";
+import { CORE_VAULT_POLICY, eventually, revokeRoleTokens } from "./grpcHarness.js";
 import { rejection } from "./rejection.js";
 import { newSeed, personal } from "./store-contract.js";
 
@@ -260,69 +268,46 @@ describe("timeouts and TLS", () => {
 });
 
 /*
- * Kubernetes auth against the real OpenBao kubernetes auth method. OpenBao checks a login's JWT by sending it to
- * the Kubernetes TokenReview API at `kubernetes_host`; here that host is a stand-in HTTP server in this test, which
- * records each JWT and approves only the one the test chose. So everything up to and including OpenBao's decision
- * is real (our login request, the JWT read from the file, OpenBao's role binding checks on the claims, the token it
- * issues, our handling of its refusal); what the stand-in replaces is the API server's own verification of the JWT
- * (signature, expiry, audience, that the service account exists). That part needs a real kube-apiserver and is
- * covered with one by the Kubernetes test-cluster issue (shared/notes/kubernetes-test-cluster.md).
+ * Kubernetes auth with everything real on both sides: OpenBao's kubernetes auth method, and a kube-apiserver on
+ * etcd (testkit's startKubeApiServer). The JWTs are service-account tokens from the TokenRequest API, signed with
+ * that API server's key. OpenBao sends each login's JWT to the TokenReview API over TLS checked against the API
+ * server's serving certificate, as a reviewer ServiceAccount that RBAC allows to (system:auth-delegator); so the
+ * signature, expiry, audience and the existence of the ServiceAccount are judged by Kubernetes itself, the role's
+ * bindings by OpenBao, and our client's login and handling of refusals by this code. Not real: no kubelet writes or
+ * rotates the token file (the tests do, as it would), and no pod runs.
  */
 describe("Kubernetes auth", () => {
-  let reviewer: HttpServer;
-  const reviewed: string[] = [];
-  let approved = "";
+  let kube: KubeApiServer;
 
-  const serviceAccountJwt = (name: string) => {
-    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-    const jwt = [
-      part({ alg: "RS256", kid: "test" }),
-      part({
-        iss: "kubernetes/serviceaccount",
-        "kubernetes.io/serviceaccount/namespace": "totp",
-        "kubernetes.io/serviceaccount/service-account.name": name,
-        "kubernetes.io/serviceaccount/service-account.uid": randomBytes(8).toString("hex"),
-        sub: `system:serviceaccount:totp:${name}`,
-      }),
-      randomBytes(64).toString("base64url"),
-    ].join(".");
+  /** A new token of `namespace/name` from the TokenRequest API, noted as a secret that no log line may contain. */
+  const tokenOf = async (namespace: string, name: string) => {
+    const jwt = await kube.createToken(namespace, name);
     secrets.push(jwt);
     return jwt;
   };
+  const kubernetesAuth = (jwtPath: string, role = "totp-core"): VaultAuth => ({ method: "kubernetes", role, jwtPath });
 
   beforeAll(async () => {
-    reviewer = createHttpServer((req, res) => {
-      let body = "";
-      req.on("data", (chunk: Buffer) => {
-        body += chunk.toString();
-      });
-      req.on("end", () => {
-        const token = (JSON.parse(body) as { spec: { token: string } }).spec.token;
-        reviewed.push(token);
-        // As the API server would, name the service account the token was issued to (from its claims).
-        const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as Record<
-          string,
-          string
-        >;
-        const user = {
-          username: claims.sub,
-          uid: claims["kubernetes.io/serviceaccount/service-account.uid"],
-          groups: ["system:serviceaccounts"],
-        };
-        const status = token === approved ? { authenticated: true, user } : { authenticated: false, error: "invalid" };
-        res.writeHead(201, { "content-type": "application/json" });
-        res.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", status }));
-      });
-    });
-    await new Promise<void>((resolve) => reviewer.listen(0, "127.0.0.1", resolve));
-    const port = (reviewer.address() as { port: number }).port;
+    kube = await startKubeApiServer();
+    secrets.push(kube.adminToken);
+    await kube.createServiceAccount("openbao", "token-reviewer");
+    await kube.bindClusterRole("system:auth-delegator", "openbao", "token-reviewer");
+    const reviewerJwt = await tokenOf("openbao", "token-reviewer");
+    for (const [namespace, name] of [
+      ["totp", "totp-core"],
+      ["totp", "someone-else"],
+      ["elsewhere", "totp-core"],
+    ] as const) {
+      await kube.createServiceAccount(namespace, name);
+    }
+
     await vault.request("POST", "sys/auth/kubernetes", { type: "kubernetes" });
     await vault.request("POST", "auth/kubernetes/config", {
-      kubernetes_host: `http://127.0.0.1:${port}`,
-      // Required with disable_local_ca_jwt; unused over plain HTTP to the stand-in.
-      kubernetes_ca_cert: pki.ca.certPem,
+      kubernetes_host: kube.url,
+      kubernetes_ca_cert: kube.caCertPem,
+      token_reviewer_jwt: reviewerJwt,
+      // OpenBao runs outside any pod: there is no local service-account token or CA for it to fall back on.
       disable_local_ca_jwt: true,
-      token_reviewer_jwt: "reviewer-token",
     });
     await vault.request("POST", "auth/kubernetes/role/totp-core", {
       bound_service_account_names: ["totp-core"],
@@ -332,61 +317,122 @@ describe("Kubernetes auth", () => {
     });
   });
   afterAll(async () => {
-    await new Promise((resolve) => reviewer?.close(resolve));
+    await kube?.stop();
   });
 
   it("logs in with the JWT read from the configured file, and reads the file again at each login", async () => {
     const jwtPath = join(folder, "token");
-    approved = serviceAccountJwt("totp-core");
-    await writeFile(jwtPath, `${approved}\n`);
+    await writeFile(jwtPath, `${await tokenOf("totp", "totp-core")}\n`);
     const { log, lines, said } = captureLog();
     const store = await createSeedStore(
-      { kind: "vault-kv", vault: options({ method: "kubernetes", role: "totp-core", jwtPath }) },
+      { kind: "vault-kv", vault: options(kubernetesAuth(jwtPath)) },
       { log, cacheTtlMs: 0 },
     );
     const ref = personal("k8s");
     const seed = newSeed();
+    secrets.push(seed.secret.toString("base64"));
     await store.put(ref, seed, "telegram:1", false);
-    expect(reviewed.at(-1)).toBe(approved);
     expect(said("logged in to Vault")).toBe(1);
 
-    // The kubelet rotates the file; the next login must send what it holds then. This one is refused.
-    const rotated = serviceAccountJwt("totp-core");
-    await writeFile(jwtPath, rotated);
+    // The file now holds a valid token of another ServiceAccount, one the role is not bound to. The next login
+    // must send what the file holds then, and so is refused.
+    await writeFile(jwtPath, await tokenOf("totp", "someone-else"));
     expect(await revokeRoleTokens(vault, "totp-core")).toBe(1);
     const err = await rejection(store.codes(ref, Date.now()));
-    expect(reviewed.at(-1)).toBe(rotated);
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.message).toBe("seed store unavailable");
     expect(lines.find((l) => l.msg === "Vault login failed")).toMatchObject({ level: 50, auth: "kubernetes" });
 
-    // Approved now: the same store recovers on its next call.
-    approved = rotated;
+    // Rotated as the kubelet would, to a new token of the bound account: the same store recovers on its next call.
+    await writeFile(jwtPath, await tokenOf("totp", "totp-core"));
     const at = Date.now();
     expect((await store.codes(ref, at))?.window.code).toBe(codeWindow(seed, at).code);
+    expect(said("logged in to Vault")).toBe(2);
     await store.close();
   });
 
-  it("refuses a service account the role is not bound to before any review", async () => {
-    const jwtPath = join(folder, "other-token");
-    const other = serviceAccountJwt("someone-else");
-    approved = other;
-    await writeFile(jwtPath, other);
-    const client = new VaultClient(options({ method: "kubernetes", role: "totp-core", jwtPath }));
-    const err = await rejection(client.kvList("secret", "totp"));
+  it("refuses valid tokens of a service account or namespace the role is not bound to", async () => {
+    for (const [namespace, name] of [
+      ["totp", "someone-else"],
+      ["elsewhere", "totp-core"],
+    ] as const) {
+      const jwt = await tokenOf(namespace, name);
+      // Kubernetes vouches for the token: what refuses it is the role's binding.
+      expect((await kube.reviewToken(jwt)).authenticated).toBe(true);
+      const jwtPath = join(folder, `token-${namespace}-${name}`);
+      await writeFile(jwtPath, jwt);
+      const client = new VaultClient(options(kubernetesAuth(jwtPath)));
+      const err = await rejection(client.kvList("secret", "totp"));
+      expect(err.code).toBe("UNAVAILABLE");
+      expect(err.cause).toBeInstanceOf(VaultFailure);
+      expect((err.cause as VaultFailure).status).toBe(403);
+      client.close();
+    }
+  });
+
+  it("refuses a token with the bound account's claims that the API server did not sign", async () => {
+    const [header, claims] = (await tokenOf("totp", "totp-core")).split(".");
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const forged = `${header}.${claims}.${sign("sha256", Buffer.from(`${header}.${claims}`), privateKey).toString("base64url")}`;
+    secrets.push(forged);
+    const jwtPath = join(folder, "token-forged");
+    await writeFile(jwtPath, forged);
+    const { log, said } = captureLog();
+    const client = new VaultClient(options(kubernetesAuth(jwtPath)), { log });
+    const err = await rejection(client.kvList("secret", "totp/users"));
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.cause).toBeInstanceOf(VaultFailure);
     expect((err.cause as VaultFailure).status).toBe(403);
-    expect(reviewed).not.toContain(other);
+    expect(said("Vault login failed")).toBe(1);
+    expect(said("logged in to Vault")).toBe(0);
+    // The claims alone pass the role's bindings: it is the API server that says no.
+    expect((await kube.reviewToken(forged)).authenticated).toBeFalsy();
+    client.close();
+  });
+
+  it("refuses a token whose ServiceAccount was deleted, as the real TokenReview no longer vouches for it", async () => {
+    await kube.createServiceAccount("totp", "retired");
+    await vault.request("POST", "auth/kubernetes/role/retired", {
+      bound_service_account_names: ["retired"],
+      bound_service_account_namespaces: ["totp"],
+      token_policies: ["totp-store"],
+    });
+    const jwtPath = join(folder, "token-retired");
+    await writeFile(jwtPath, await tokenOf("totp", "retired"));
+    // The API server remembers a token it accepted for 10 s; this second one is never reviewed before the deletion,
+    // so its refusal comes from the account's absence and not from that memory running out.
+    const unreviewed = await tokenOf("totp", "retired");
+    const { log, lines, said } = captureLog();
+    const client = new VaultClient(options(kubernetesAuth(jwtPath, "retired")), { log });
+    await client.kvList("secret", "totp/users");
+    expect(said("logged in to Vault")).toBe(1);
+
+    await kube.deleteServiceAccount("totp", "retired");
+    await writeFile(jwtPath, unreviewed);
+    expect(await revokeRoleTokens(vault, "retired")).toBe(1);
+    let refusal: unknown;
+    // The API server's authenticator learns of the deletion through a watch, a moment after the DELETE answers; a
+    // login that got in before is revoked and tried again.
+    await eventually(async () => {
+      refusal = await client.kvList("secret", "totp/users").then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (refusal === undefined) await revokeRoleTokens(vault, "retired");
+      return refusal !== undefined;
+    }, "a login with the deleted account's token refused");
+    expect(refusal).toBeInstanceOf(TotpError);
+    expect((refusal as TotpError).code).toBe("UNAVAILABLE");
+    expect(refusal && (refusal as TotpError).cause).toBeInstanceOf(VaultFailure);
+    expect(((refusal as TotpError).cause as VaultFailure).status).toBe(403);
+    expect((await kube.reviewToken(unreviewed)).authenticated).toBeFalsy();
+    expect(lines.find((l) => l.msg === "Vault login failed")).toMatchObject({ level: 50, auth: "kubernetes" });
     client.close();
   });
 
   it("answers UNAVAILABLE when the JWT file is missing", async () => {
     const { log, said } = captureLog();
-    const client = new VaultClient(
-      options({ method: "kubernetes", role: "totp-core", jwtPath: join(folder, "absent") }),
-      { log },
-    );
+    const client = new VaultClient(options(kubernetesAuth(join(folder, "absent"))), { log });
     expect((await rejection(client.kvList("secret", "totp"))).code).toBe("UNAVAILABLE");
     expect(said("Vault login failed")).toBe(1);
     client.close();
