@@ -17,14 +17,21 @@ export function safeError(err: unknown, depth = 0): Record<string, unknown> {
   };
 }
 
-/** The service log: JSON lines on stdout, request fields that can hold a seed redacted wherever they appear. */
+/** The request fields that can hold a seed (or a Vault token). */
+const SECRET_FIELDS = ["secret", "secretBase32", "otpauthUri", "uri", "spec", "token"];
+
+/**
+ * The service log: JSON lines on stdout, request fields that can hold a seed redacted at the top of a line (a
+ * request spread into it) and one level down (`{ request }`). pino matches fixed depths only: a request nested
+ * deeper is not redacted.
+ */
 export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: "totp-core" },
     serializers: { err: safeError },
     redact: {
-      paths: ["*.secret", "*.secretBase32", "*.otpauthUri", "*.uri", "*.spec", "*.token"],
+      paths: SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]),
       censor: "[redacted]",
     },
   });

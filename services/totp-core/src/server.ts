@@ -8,7 +8,6 @@ import type { Logger } from "pino";
 import { type CertificateFiles, CertificateReloader } from "./CertificateReloader.js";
 import { type Config, type HostPort, startStep } from "./config.js";
 import { createGrpcService } from "./grpcService.js";
-import { safeError } from "./logger.js";
 import { AuditLog } from "./ops/AuditLog.js";
 import { Metrics } from "./ops/Metrics.js";
 import { RateLimits } from "./ops/RateLimits.js";
@@ -33,7 +32,7 @@ const HEALTH_INTERVAL_MS = 2000;
  * After the grace period, the calls still running are answered UNAVAILABLE; their connections then get this long to
  * deliver those answers and close before they are cut.
  */
-const CUT_OFF_MS = 1000;
+export const CUT_OFF_MS = 1000;
 /** Requests are small (a label, a URI); anything larger is refused before it is parsed. */
 const MAX_REQUEST_BYTES = 16 * 1024;
 
@@ -95,7 +94,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       metrics.tlsCertificateExpiry.set(loaded.notAfter.getTime() / 1000);
       log.info({ notAfter: loaded.notAfter.toISOString() }, "TLS certificates loaded");
     },
-    (err) => log.error({ err: safeError(err) }, "TLS certificate files unusable; keeping the previous ones"),
+    (err) => log.error({ err }, "TLS certificate files unusable; keeping the previous ones"),
     (file, run) => startStep(TLS_VARIABLES[file], config.tls[file], run),
   );
 
@@ -117,7 +116,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       if (!shuttingDown) setHealth("SERVING");
     } catch (err) {
       setHealth("NOT_SERVING");
-      log.warn({ err: safeError(err), store: store.kind }, "store not answering; health is NOT_SERVING");
+      log.warn({ err, store: store.kind }, "store not answering; health is NOT_SERVING");
     }
   };
   await probe();

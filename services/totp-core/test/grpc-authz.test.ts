@@ -1,6 +1,13 @@
-import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { createTotpClient, type TotpClient } from "@totp-custody/client";
-import { TotpServiceClient } from "@totp-custody/contract";
+import { Client, credentials, Metadata, status } from "@grpc/grpc-js";
+import { createTotpClient, type TotpClient, TotpClientError } from "@totp-custody/client";
+import {
+  DeleteSeedRequest,
+  GenerateCodeRequest,
+  ImportSeedsRequest,
+  ListLabelsRequest,
+  RegisterSeedRequest,
+  TotpServiceService,
+} from "@totp-custody/contract";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationUri } from "./encodeMigrationPayload.js";
@@ -35,6 +42,36 @@ describe("who may call totp-core", () => {
     extra.push(client);
     return client;
   };
+  /** A TotpClient over TLS without a client certificate (createTotpClient always sends one), for each row's call. */
+  const clientWithoutCertificate = (): TotpClient => {
+    const bare = new Client(fx.core.address, credentials.createSsl(Buffer.from(fx.pki.ca.certPem)));
+    const unary = <Req, Res>(
+      method: { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res },
+      request: Req,
+    ) =>
+      new Promise<Res>((resolve, reject) =>
+        bare.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          new Metadata(),
+          { deadline: Date.now() + 5000 },
+          (err, response) => (err ? reject(new TotpClientError(err.code, err.details)) : resolve(response as Res)),
+        ),
+      );
+    const s = TotpServiceService;
+    const client: TotpClient = {
+      generateCode: (r) => unary(s.generateCode, GenerateCodeRequest.fromPartial(r)),
+      registerSeed: (r) => unary(s.registerSeed, RegisterSeedRequest.fromPartial(r)),
+      listLabels: (r = {}) => unary(s.listLabels, ListLabelsRequest.fromPartial(r)),
+      deleteSeed: (r) => unary(s.deleteSeed, DeleteSeedRequest.fromPartial(r)),
+      importSeeds: (r) => unary(s.importSeeds, ImportSeedsRequest.fromPartial(r)),
+      close: () => bare.close(),
+    };
+    extra.push(client);
+    return client;
+  };
 
   beforeAll(async () => {
     fx = await startCoreFixture("file");
@@ -52,17 +89,8 @@ describe("who may call totp-core", () => {
     const call = RPCS[rpc] as (client: TotpClient, onBehalfOf: string) => Promise<unknown>;
 
     it("is refused at the TLS handshake without a client certificate", async () => {
-      const bare = new TotpServiceClient(fx.core.address, credentials.createSsl(Buffer.from(fx.pki.ca.certPem)));
-      const code = await new Promise<number>((resolve) =>
-        bare.listLabels(
-          { onBehalfOf: "", pageSize: 0, pageToken: "" },
-          new Metadata(),
-          { deadline: Date.now() + 5000 },
-          (err) => resolve((err as ServiceError | null)?.code ?? status.OK),
-        ),
-      );
-      bare.close();
-      expect(code).toBe(status.UNAVAILABLE);
+      // UNAVAILABLE, not the PERMISSION_DENIED a handler gives a caller without identity: no call got through.
+      expect((await failure(call(clientWithoutCertificate(), ""))).code).toBe(status.UNAVAILABLE);
     });
 
     it("is refused at the TLS handshake with a certificate from a foreign CA", async () => {

@@ -36,7 +36,7 @@ describe("Metrics over HTTP", () => {
     metrics.seedCache.inc({ result: "miss" });
     metrics.rateLimited.inc({ kind: "label" });
     metrics.tlsCertificateExpiry.set(1_900_000_000);
-    metrics.vaultTokenTtl.set(3600);
+    metrics.watchVaultToken(() => 3600);
     await metrics.timeStore("vault-kv", "codes", async () => "seed-free result");
     await expect(
       metrics.timeStore("vault-kv", "put", async () => {

@@ -126,10 +126,8 @@ describe("AppRole auth", () => {
 
   it("renews its token at 2/3 of the TTL, and logs in again when the max TTL stops renewals", async () => {
     const renewed = captureLog();
-    const renewedTtls: number[] = [];
     const renewing = new VaultClient(options(await appRole("renewed", { tokenTtl: 3, tokenMaxTtl: 600 })), {
       log: renewed.log,
-      onTokenTtl: (s) => renewedTtls.push(s),
     });
     const capped = captureLog();
     const capping = new VaultClient(options(await appRole("capped", { tokenTtl: 3, tokenMaxTtl: 4 })), {
@@ -141,8 +139,9 @@ describe("AppRole auth", () => {
     await new Promise((resolve) => setTimeout(resolve, 5500));
     await Promise.all([renewing.kvList("secret", "totp"), capping.kvList("secret", "totp")]);
 
-    expect(renewedTtls.length).toBeGreaterThanOrEqual(3);
+    // One login, and a token that is still alive past its first TTL: it was renewed.
     expect(renewed.said("logged in to Vault")).toBe(1);
+    expect(renewing.tokenTtlSeconds()).toBeGreaterThan(0);
     expect(renewed.said("refused")).toBe(0);
     expect(capped.said("logged in to Vault")).toBeGreaterThanOrEqual(2);
     expect(capped.said("refused")).toBe(0);
@@ -175,13 +174,9 @@ describe("AppRole auth", () => {
 
 describe("token auth", () => {
   it("uses the token as given, and reports a root token as never expiring", async () => {
-    const ttls: number[] = [];
-    const client = new VaultClient(options({ method: "token", token: vault.token }), {
-      onTokenTtl: (s) => ttls.push(s),
-    });
+    const client = new VaultClient(options({ method: "token", token: vault.token }));
     await client.health();
     expect(client.tokenTtlSeconds()).toBeUndefined();
-    expect(ttls).toEqual([0]);
     client.close();
   });
 

@@ -70,9 +70,8 @@ export class Metrics {
     // Computed when scraped rather than set at each renewal: while renewals fail the value must keep falling, or an
     // alert on a token about to expire would never fire.
     collect: () => {
-      // Nothing watched (no Vault store): the gauge shows what was set, by default nothing.
-      if (!this.#tokenTtlSource) return;
-      const seconds = this.#tokenTtlSource();
+      // Nothing watched (no Vault store) shows no sample, like a token that never expires.
+      const seconds = this.#tokenTtlSource?.();
       if (seconds === undefined) this.vaultTokenTtl.remove();
       else this.vaultTokenTtl.set(seconds);
     },
@@ -80,8 +79,6 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    // A gauge starts at 0, which would read as a token that has expired.
-    this.vaultTokenTtl.remove();
   }
 
   /** Shows the Vault token's TTL from `ttlSeconds` (undefined: no sample), read at each scrape. */

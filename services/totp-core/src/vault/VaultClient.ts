@@ -50,8 +50,6 @@ export interface TotpKey {
 
 export interface VaultClientHooks {
   log?: Logger;
-  /** Called with the TTL Vault grants at each login and renewal (0: never expires): shows when renewals happen. */
-  onTokenTtl?: (seconds: number) => void;
 }
 
 interface Lease {
@@ -78,7 +76,6 @@ export class VaultClient {
   readonly #vault: vault.client;
   readonly #auth: VaultAuth;
   readonly #log: Logger;
-  readonly #onTokenTtl: (seconds: number) => void;
   /** The current login, finished or under way; undefined when the next request must log in. */
   #login: Promise<void> | undefined;
   /** Counts logins started, so that requests refused with an older token do not each log in again. */
@@ -90,7 +87,6 @@ export class VaultClient {
   constructor(options: VaultClientOptions, hooks: VaultClientHooks = {}) {
     this.#auth = options.auth;
     this.#log = hooks.log ?? pino({ enabled: false });
-    this.#onTokenTtl = hooks.onTokenTtl ?? (() => {});
     this.#vault = vault({
       endpoint: options.addr,
       // node-vault's debug output prints request bodies (seeds) when DEBUG matches; never let it.
@@ -339,7 +335,6 @@ export class VaultClient {
    * one now means the token reaches its max TTL, where renewing cannot help but a fresh login can.
    */
   #keep(lease: Lease, grantedBefore?: number): void {
-    this.#onTokenTtl(lease.ttlSeconds);
     this.#expiresAtMs = lease.ttlSeconds > 0 ? Date.now() + lease.ttlSeconds * 1000 : undefined;
     if (lease.ttlSeconds <= 0 || this.#closed) return;
     const delayMs = lease.ttlSeconds * 1000 * RENEW_AT;
