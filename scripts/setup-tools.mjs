@@ -218,10 +218,18 @@ async function pipInstall(dir, requirement, log) {
   );
 }
 
+/** Go's own default install location: a shell that never sourced the profile adding it to PATH still finds it. */
+const GO_DEFAULT = "/usr/local/go/bin/go";
+
+async function findGo() {
+  const go = (await onPath("go")) ?? ((await isExecutable(GO_DEFAULT)) ? GO_DEFAULT : undefined);
+  if (!go) throw new SetupError(`go is neither on PATH nor at ${GO_DEFAULT}`, HOW_TO_GET_GO);
+  return go;
+}
+
 async function goInstall(dir, moduleAtVersion, log) {
-  if (!(await onPath("go"))) throw new SetupError("go is not on PATH", HOW_TO_GET_GO);
   // Static binaries: nothing to break when the C library changes under the cache.
-  await run("go", ["install", moduleAtVersion], { env: { GOBIN: dir, CGO_ENABLED: "0" }, log });
+  await run(await findGo(), ["install", moduleAtVersion], { env: { GOBIN: dir, CGO_ENABLED: "0" }, log });
 }
 
 /**
@@ -230,12 +238,12 @@ async function goInstall(dir, moduleAtVersion, log) {
  * go.sum an error instead of something go fetches and trusts on the spot.
  */
 async function goBuildModule(dir, moduleDir, packagePath, log, ldflags = []) {
-  if (!(await onPath("go"))) throw new SetupError("go is not on PATH", HOW_TO_GET_GO);
+  const go = await findGo();
   const src = join(dir, "src");
   await mkdir(src, { recursive: true });
   for (const file of ["go.mod", "go.sum"]) await copyFile(join(moduleDir, file), join(src, file));
   const output = join(dir, packagePath.slice(packagePath.lastIndexOf("/") + 1));
-  await run("go", ["build", "-mod=readonly", "-trimpath", "-ldflags", ldflags.join(" "), "-o", output, packagePath], {
+  await run(go, ["build", "-mod=readonly", "-trimpath", "-ldflags", ldflags.join(" "), "-o", output, packagePath], {
     cwd: src,
     // GOWORK=off: a go.work above the cache must not pull other modules into this build.
     env: { CGO_ENABLED: "0", GOWORK: "off" },
