@@ -59,6 +59,11 @@ try {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // What logrotate's postrotate sends. Node's default for SIGHUP is to die on the spot, without draining calls.
+  process.on("SIGHUP", () => {
+    if (server.reopenAuditFile()) log.info({ signal: "SIGHUP" }, "audit file reopens at its next write");
+    else log.info({ signal: "SIGHUP" }, "SIGHUP ignored: the audit log goes to stdout, there is no file to reopen");
+  });
 } catch (err) {
   exitOnConfigError(err);
   log.fatal({ err }, "totp-core failed to start");

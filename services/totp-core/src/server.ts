@@ -23,6 +23,8 @@ export interface RunningServer {
   metricsPort: number | undefined;
   /** Health NOT_SERVING, stop accepting, let calls finish within the grace period, then release everything. */
   shutdown(): Promise<void>;
+  /** Opens TOTP_AUDIT_FILE again before the next write (after log rotation); false when the log goes to stdout. */
+  reopenAuditFile(): boolean;
 }
 
 /** The services the health endpoints report: the whole server ("") and the contract's service. */
@@ -213,5 +215,5 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await store.close();
   }
 
-  return { port, healthPort, metricsPort: metricsServer?.port, shutdown };
+  return { port, healthPort, metricsPort: metricsServer?.port, shutdown, reopenAuditFile: () => audit.reopen() };
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -324,5 +324,39 @@ describe("audit log of a running totp-core", () => {
     expect(await verify(undefined, stdout)).toEqual({ code: 0, stdout: "ok: 3 lines\n" });
     expect(stdout).not.toContain(secret);
     expect(stdout).not.toMatch(new RegExp(`"${code}"`));
+  });
+
+  it("reopens TOTP_AUDIT_FILE on SIGHUP after a rotation; the chain goes on across the two files", async () => {
+    const admin = toFile.client("admin");
+    await admin.listLabels({});
+    // What logrotate does: rename the file, then signal the process.
+    const rotated = join(dir, "audit.log.1");
+    renameSync(auditFile, rotated);
+    const pid = toFile.core.process.pid;
+    toFile.core.process.kill("SIGHUP");
+    await eventually(
+      () => toFile.core.process.stdout.includes("audit file reopens at its next write"),
+      "the SIGHUP acknowledged",
+    );
+    // Served after the signal by the same process: SIGHUP no longer ends it.
+    await admin.listLabels({});
+    await admin.generateCode({ label: "nope" }).catch(() => {});
+    expect(toFile.core.process.pid).toBe(pid);
+
+    const fresh = readFileSync(auditFile, "utf8");
+    expect(auditRecords(fresh).map((r) => [r.method, r.outcome])).toEqual([
+      ["ListLabels", "ok"],
+      ["GenerateCode", "NOT_FOUND"],
+    ]);
+    // The new file goes on from the rotated one: alone it lacks its start, together (oldest first) they verify.
+    expect((await verify(auditFile)).stdout).toMatch(/^broken at line 1: the first audit line does not start a chain/);
+    const before = readFileSync(rotated, "utf8");
+    const total = auditRecords(before).length + 2;
+    expect(await verify(undefined, before + fresh)).toEqual({ code: 0, stdout: `ok: ${total} lines\n` });
+
+    // With the audit log on stdout there is nothing to reopen: the signal is noted, and the process serves on.
+    toStdout.core.process.kill("SIGHUP");
+    await eventually(() => toStdout.core.process.stdout.includes("SIGHUP ignored"), "the SIGHUP noted on stdout");
+    await toStdout.client("admin").listLabels({});
   });
 });

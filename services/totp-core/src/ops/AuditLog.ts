@@ -115,14 +115,37 @@ export class AuditLog {
   private constructor(
     private readonly writeBatch: (data: string) => Promise<void>,
     private readonly release: () => void,
+    /** Asks the sink to open its file again before its next write; false when it has no file to reopen. */
+    readonly reopen: () => boolean = () => false,
   ) {}
 
-  /** Appends to a file, created owner-only when missing. Opened at once so a bad path fails at start. */
+  /**
+   * Appends to a file, created owner-only when missing. Opened at once so a bad path fails at start.
+   *
+   * `reopen()` makes the next write open the path again, for log rotation: once the file has been renamed, the
+   * lines go to a new file at the path. Batches are written one after another, so the switch falls between two
+   * writes and no line is split between files; the chain goes on across them (verify rotated files together,
+   * oldest first). A reopen that fails fails that write, and the log fails closed as for any failed write.
+   */
   static toFile(path: string): AuditLog {
-    const fd = openSync(path, "a", 0o600);
+    let fd = openSync(path, "a", 0o600);
+    let reopenWanted = false;
     return new AuditLog(
-      (data) => appendDurably(fd, data),
+      // async, so that a failed open becomes this write's rejection rather than an exception in a timer.
+      async (data) => {
+        if (reopenWanted) {
+          reopenWanted = false;
+          const previous = fd;
+          fd = openSync(path, "a", 0o600);
+          closeSync(previous);
+        }
+        return appendDurably(fd, data);
+      },
       () => closeSync(fd),
+      () => {
+        reopenWanted = true;
+        return true;
+      },
     );
   }
 
