@@ -139,7 +139,8 @@ async function main() {
   for (const stream of [core.stdout, core.stderr]) {
     createInterface({ input: stream }).on("line", (line) => {
       console.log(formatLogLine(line));
-      portTaken ||= line.includes("EADDRINUSE");
+      // totp-core names the variable and the address it could not bind (see startStep in its config.ts).
+      portTaken ||= line.includes("TOTP_LISTEN:") && line.includes("is already in use");
       if (!ready && line.includes('"msg":"totp-core ready"')) {
         ready = true;
         const store = JSON.parse(line).store;
@@ -156,6 +157,8 @@ async function main() {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // A closed terminal: totp-core takes SIGHUP as "reopen the audit file", so it must be told to stop.
+  process.on("SIGHUP", stop);
   // Whatever ends this process must not leave totp-core holding the port.
   process.on("exit", () => core.kill("SIGKILL"));
 
