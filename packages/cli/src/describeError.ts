@@ -2,6 +2,7 @@ import { status, TotpClientError } from "@totp-custody/client";
 import { CommanderError } from "commander";
 import { CliError } from "./CliError.js";
 import { ExitCode } from "./exitCodes.js";
+import { rateLimitWait } from "./rateLimitWait.js";
 
 /** grpc-js wraps a connection failure as "No connection established. Last error: <cause> (<time>). Resolution note: ". */
 const CONNECTION_FAILURE =
@@ -39,8 +40,7 @@ function fromClientError(err: TotpClientError, address: string): CliError {
     case status.OUT_OF_RANGE:
       return new CliError(err.message, ExitCode.invalid);
     case status.RESOURCE_EXHAUSTED:
-      // A rate limit says when to try again; without that, grpc-js refused a message over totp-core's size limit.
-      if (err.retryAfterMs === undefined) {
+      if (rateLimitWait(err) === undefined) {
         return new CliError(`the request is too large for totp-core (${err.message})`, ExitCode.invalid);
       }
       return new CliError(err.message, ExitCode.rateLimited);

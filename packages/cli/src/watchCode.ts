@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type GenerateCodeResponse, status, TotpClientError } from "@totp-custody/client";
+import type { GenerateCodeResponse } from "@totp-custody/client";
 import { codeAt, formatCountdown, formatDuration } from "./countdown.js";
+import { rateLimitWait } from "./rateLimitWait.js";
 
 const HIDE_CURSOR = "\x1b[?25l";
 const SHOW_CURSOR = "\x1b[?25h";
@@ -64,10 +65,4 @@ export async function watchCode(
     // The terminal must get its cursor back whatever ended the display, and the shell prompt a line of its own.
     out.write(`\n${SHOW_CURSOR}`);
   }
-}
-
-/** How long totp-core asked us to wait, when it refused a call for its rate limit; undefined for any other error. */
-function rateLimitWait(err: unknown): number | undefined {
-  const limited = err instanceof TotpClientError && err.code === status.RESOURCE_EXHAUSTED;
-  return limited ? err.retryAfterMs : undefined;
 }

@@ -3,10 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./freePort.js";
 import { KubeApiError } from "./KubeApiError.js";
 import { type ProcessHandle, runProcess } from "./runProcess.js";
 import { toolPath } from "./toolPath.js";
+import { waitUntilReady } from "./waitUntilReady.js";
+import { withFreePorts } from "./withFreePorts.js";
 
 export interface ServiceAccountTokenOptions {
   /** Who the token is for; the API server's own audience (its issuer) when absent. */
@@ -62,8 +63,6 @@ interface PolicyRule {
 const ETCD_READY_TIMEOUT_MS = 30_000;
 // About 10 s alone on two cores; more when other test files start servers at the same time.
 const API_SERVER_READY_TIMEOUT_MS = 90_000;
-const PORT_ATTEMPTS = 3;
-const OUTPUT_TAIL = 3000;
 
 /**
  * Starts a real kube-apiserver on a real etcd, both on free loopback ports in a temporary folder, and waits until
@@ -127,7 +126,8 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
         `--initial-advertise-peer-urls=${peer}`,
         `--initial-cluster=test=${peer}`,
       ]);
-      await waitUntilReady(`etcd (${etcdBinary}) at ${client}`, handle, ETCD_READY_TIMEOUT_MS, [], async () => {
+      const what = `etcd (${etcdBinary}) at ${client}`;
+      await waitUntilReady(handle, { what, timeoutMs: ETCD_READY_TIMEOUT_MS }, async () => {
         const response = await fetch(`${client}/health`, { signal: AbortSignal.timeout(2000) });
         const health = (await response.json().catch(() => ({}))) as { health?: string };
         return health.health === "true" || `health answered ${response.status}`;
@@ -153,7 +153,8 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
         "--enable-admission-plugins=PodSecurity",
       ]);
       const what = `kube-apiserver (${apiServerBinary}) at ${url}`;
-      await waitUntilReady(what, handle, API_SERVER_READY_TIMEOUT_MS, [adminToken], async () => {
+      const ready = { what, timeoutMs: API_SERVER_READY_TIMEOUT_MS, secrets: [adminToken] };
+      await waitUntilReady(handle, ready, async () => {
         if (!agent) {
           const pem = await readFile(certPath, "utf8").catch(() => "");
           if (!pem.includes("END CERTIFICATE")) return "no serving certificate yet";
@@ -260,55 +261,6 @@ function launch(started: ProcessHandle[], binary: string, args: string[]): Proce
   const handle = runProcess(binary, args, { env });
   started.push(handle);
   return handle;
-}
-
-/**
- * Calls `start` with `count` distinct ports that were free when chosen. Another test may take one before the
- * server binds it: then the server is stopped and started again on new ports.
- */
-async function withFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-    if (new Set(ports).size < count) continue;
-    try {
-      return await start(ports);
-    } catch (error) {
-      if (attempt >= PORT_ATTEMPTS || !/address already in use/.test(String(error))) throw error;
-    }
-  }
-}
-
-/** Polls `probe` (true when ready, else what it saw) until it holds; a failure names the tool and quotes its output. */
-async function waitUntilReady(
-  what: string,
-  handle: ProcessHandle,
-  timeoutMs: number,
-  secrets: readonly string[],
-  probe: () => Promise<true | string>,
-): Promise<void> {
-  let exited = false;
-  const markExited = () => {
-    exited = true;
-  };
-  void handle.exited.then(markExited, markExited);
-  const deadline = Date.now() + timeoutMs;
-  let last = "no answer";
-  while (!exited && Date.now() < deadline) {
-    try {
-      const outcome = await probe();
-      if (outcome === true) return;
-      last = outcome;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  // Stopped before the message is made, so the output is complete (and the process is not left running).
-  await handle.stop();
-  let output = `${handle.stdout}\n${handle.stderr}`.trim().slice(-OUTPUT_TAIL);
-  for (const secret of secrets) output = output.replaceAll(secret, "<redacted>");
-  const state = exited ? "exited" : `did not get ready within ${timeoutMs} ms`;
-  throw new Error(`${what} ${state} (${last}):\n${output}`);
 }
 
 /** node's fetch cannot be given a CA; node:https can. The token goes only into the header, never into errors. */

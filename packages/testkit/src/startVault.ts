@@ -4,10 +4,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "./freePort.js";
 import { type ProcessHandle, runProcess } from "./runProcess.js";
 import { toolPath } from "./toolPath.js";
 import { vaultRequest } from "./vaultRequest.js";
+import { waitUntilReady } from "./waitUntilReady.js";
+import { withFreePorts } from "./withFreePorts.js";
 
 export interface StartVaultOptions {
   /** Record every request with a file audit device, counted by `countRequests`. */
@@ -77,7 +78,6 @@ export type StartedVault<O extends StartVaultOptions> = Vault &
   (O extends { persistent: true } ? PersistentVault : unknown);
 
 const READY_TIMEOUT_MS = 30_000;
-const PORT_ATTEMPTS = 3;
 
 /** Starts a real OpenBao (or Vault) server on a free loopback port in a temporary directory. */
 export async function startVault<const O extends StartVaultOptions = Record<never, never>>(
@@ -157,18 +157,11 @@ ${openBao ? "" : "disable_mlock = true\n"}`;
   };
 
   try {
-    // The port is free when chosen, but another test may take it before the server binds it: choose again.
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      try {
-        // A new persistent server answers 501 (not initialized); a dev server is ready when it answers 200.
-        await launch(persistent ? (status) => status === 501 : (status) => status === 200);
-        break;
-      } catch (error) {
-        await handle?.stop();
-        if (attempt >= PORT_ATTEMPTS || !/address already in use/.test(String(error))) throw error;
-      }
-    }
+    await withFreePorts(1, async ([free = 0]) => {
+      port = free;
+      // A new persistent server answers 501 (not initialized); a dev server is ready when it answers 200.
+      await launch(persistent ? (status) => status === 501 : (status) => status === 200);
+    });
     if (persistent) {
       const init = await vaultRequest<{ keys_base64: string[]; root_token: string }>(
         addr(),
@@ -272,41 +265,28 @@ function isOpenBao(binary: string): Promise<boolean> {
   return flavor;
 }
 
-async function waitForHealth(
+/** Waits until OpenBao's health endpoint answers a status `accept` takes. */
+function waitForHealth(
   addr: string,
   handle: ProcessHandle,
   accept: (status: number) => boolean,
   secrets: readonly string[],
 ): Promise<void> {
-  let exited = false;
-  void handle.exited.then(
-    () => {
-      exited = true;
+  return waitUntilReady(
+    handle,
+    {
+      what: `OpenBao at ${addr}`,
+      timeoutMs: READY_TIMEOUT_MS,
+      secrets,
+      // The dev server prints its unseal key and root token; neither may reach a test log through the error.
+      redact: (output) => output.replace(/^(Unseal Key|Root Token): .*$/gm, "$1: <redacted>"),
     },
-    () => {
-      exited = true;
-    },
-  );
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let last = "no answer";
-  while (!exited && Date.now() < deadline) {
-    try {
+    async () => {
       const response = await fetch(`${addr}/v1/sys/health`, { signal: AbortSignal.timeout(2000) });
       await response.body?.cancel();
-      if (accept(response.status)) return;
-      last = `health answered ${response.status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  // The dev server prints its unseal key and root token; neither may reach a test log through this message.
-  let output = `${handle.stdout}\n${handle.stderr}`
-    .trim()
-    .slice(-3000)
-    .replace(/^(Unseal Key|Root Token): .*$/gm, "$1: <redacted>");
-  for (const secret of secrets) if (secret) output = output.replaceAll(secret, "<redacted>");
-  throw new Error(`OpenBao at ${addr} ${exited ? "exited" : "did not get ready"} (${last}):\n${output}`);
+      return accept(response.status) || `health answered ${response.status}`;
+    },
+  );
 }
 
 async function retryUntil(action: () => Promise<unknown>, what: string, timeoutMs = 10_000): Promise<void> {

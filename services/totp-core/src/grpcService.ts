@@ -31,7 +31,8 @@ export interface GrpcServiceDeps {
   /**
    * Holds, while a call runs, a function that answers it UNAVAILABLE at once (audited as such). The server calls
    * them when the shutdown grace period is over: UNAVAILABLE tells a client the server is going (the SDK repeats a
-   * read on another connection), whereas cutting connections with calls on them answers some of those CANCELLED. A plain set: a call adds and removes itself, cheaply.
+   * read on another connection), whereas cutting connections with calls on them answers some of those CANCELLED.
+   * A plain set: a call adds and removes itself, cheaply.
    */
   inFlight?: Set<() => void>;
 }
@@ -57,9 +58,11 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
   ): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const started = performance.now();
+      const observe = (outcome: "ok" | ErrorCode) =>
+        hooks.observe(method, outcome, (performance.now() - started) / 1000);
       // Checked before anything runs, so that a registration or deletion never happens without its audit line.
       if (hooks.auditBroken()) {
-        hooks.observe(method, "UNAVAILABLE", (performance.now() - started) / 1000);
+        observe("UNAVAILABLE");
         callback(AUDIT_BROKEN, null);
         return;
       }
@@ -89,13 +92,13 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         // Counted once the answer is known, with the audit write in its latency: that is what the caller waits for.
         hooks.audit(entry).then(
           () => {
-            hooks.observe(method, outcome, (performance.now() - started) / 1000);
+            observe(outcome);
             answer();
           },
           (err: unknown) => {
             // An answered call must never be missing from the audit log: without the line there is no answer.
             log.error({ err, method, requestId }, "audit write failed; refusing the call");
-            hooks.observe(method, "INTERNAL", (performance.now() - started) / 1000);
+            observe("INTERNAL");
             callback(toServiceError(new Error("audit log write failed")), null);
           },
         );
