@@ -27,6 +27,7 @@ export {
   startVault,
   type Vault,
 } from "./startVault.js";
+export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";
 export { vaultRequest } from "./vaultRequest.js";

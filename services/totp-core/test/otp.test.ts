@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readTestJson } from "@totp-custody/testkit";
 import fc from "fast-check";
 import { HOTP, Secret, TOTP } from "otpauth";
 import { describe, expect, it } from "vitest";
@@ -12,10 +12,7 @@ interface VectorFile {
   cases: { time: number; algorithm: HashAlgorithm; digits: number; period: number; code: string }[];
 }
 
-// shared/ sits beside the repository, whatever the clone is called.
-const vectors = JSON.parse(
-  readFileSync(new URL("../../../../shared/vectors/rfc6238.json", import.meta.url), "utf8"),
-) as VectorFile;
+const vectors = readTestJson<VectorFile>("vectors", "rfc6238.json");
 
 const seed = (secret: Buffer, params: Partial<SeedInput> = {}): SeedInput => ({
   secret,
@@ -28,7 +25,7 @@ const seed = (secret: Buffer, params: Partial<SeedInput> = {}): SeedInput => ({
   ...params,
 });
 
-describe("RFC 6238 appendix B vectors (shared/vectors/rfc6238.json)", () => {
+describe("RFC 6238 appendix B vectors (packages/testkit/data/vectors/rfc6238.json)", () => {
   it("has every case of the file", () => expect(vectors.cases).toHaveLength(18));
 
   it.each(vectors.cases)("T=$time $algorithm → $code", (c) => {

@@ -1,13 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readTestJson } from "@totp-custody/testkit";
 import fc from "fast-check";
 import { Secret } from "otpauth";
 import { describe, expect, it } from "vitest";
 import { decodeBase32 } from "../src/parse/decodeBase32.js";
 import { expectInvalid } from "./expectInvalid.js";
 
-const vectors = JSON.parse(
-  readFileSync(new URL("../../../../shared/vectors/rfc6238.json", import.meta.url), "utf8"),
-) as { seeds: Record<string, { ascii: string; base32: string }> };
+const vectors = readTestJson<{ seeds: Record<string, { ascii: string; base32: string }> }>("vectors", "rfc6238.json");
 
 describe("decodeBase32", () => {
   it.each(Object.entries(vectors.seeds))("decodes the RFC 6238 %s seed", (_, { ascii, base32 }) => {
