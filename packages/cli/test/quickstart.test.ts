@@ -84,6 +84,14 @@ it("runs the README quick start in a fresh clone: npm ci, npm start, totpctl add
     expect(cloned, "git clone").toMatchObject({ code: 0 });
     const installed = await runCommand("npm", ["ci", "--no-audit", "--no-fund"], { cwd: clone });
     expect(installed.code, `npm ci: ${installed.stderr}`).toBe(0);
+    // Every dependency's install script is decided in package.json: nothing for a new user to decode.
+    expect(installed.stderr).not.toMatch(/install-scripts|allowScripts/);
+
+    // A service's own start on a clone where nothing was built builds it first, then runs it: here it stops at
+    // its configuration, naming the first missing variable, instead of Node's "Cannot find module .../dist".
+    const coreAlone = await runCommand("npm", ["start", "--workspace", "services/totp-core"], { cwd: clone });
+    expect(coreAlone.stderr).toContain("totp-core: configuration error: TOTP_TLS_CERT");
+    expect(coreAlone.stderr).not.toContain("Cannot find module");
 
     const first = npmStart(clone, env);
     starts.push(first);

@@ -9,13 +9,13 @@ import { type CliFixture, startCliFixture } from "./cliFixture.js";
 import type { CommandRun, RunOptions } from "./runCommand.js";
 import { runTotpctl } from "./runTotpctl.js";
 
-const README = fileURLToPath(new URL("../../../README.md", import.meta.url));
+const README = fileURLToPath(new URL("../../../services/totp-core/README.md", import.meta.url));
 
 /** The README's HCL block whose first line names `file`: the policy an operator copies. */
 async function readmePolicy(file: string): Promise<string> {
   const readme = await readFile(README, "utf8");
   const block = readme.match(new RegExp(`\`\`\`hcl\\n(# ${file.replace(".", "\\.")}:[^]*?)\`\`\``))?.[1];
-  if (!block) throw new Error(`README.md has no \`\`\`hcl block starting with "# ${file}:"`);
+  if (!block) throw new Error(`services/totp-core/README.md has no \`\`\`hcl block starting with "# ${file}:"`);
   return block;
 }
 

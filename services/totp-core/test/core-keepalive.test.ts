@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { type CoreFixture, startCoreFixture } from "./grpcHarness.js";
 
-const README = new URL("../../../README.md", import.meta.url);
+const README = new URL("../README.md", import.meta.url);
 
 /** Each `VARIABLE` of the README's configuration table with its documented default. */
 function documentedDefaults(): Map<string, string> {
