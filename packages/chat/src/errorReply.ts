@@ -17,7 +17,7 @@ const GENERIC = "Something went wrong on my side. Please try again later.";
  */
 export function errorReply(err: unknown, subject: ErrorSubject): ChatReply {
   if (!(err instanceof TotpClientError)) return reply(GENERIC);
-  const named = subject.label === undefined ? [text("that label")] : [text("label "), label(subject.label)];
+  const named = subject.label === undefined ? [text("such label")] : [text("label "), label(subject.label)];
   switch (err.codeName) {
     case "NOT_FOUND":
       // The core answers the same for a label that exists but is not the user's: no existence oracle here either.
@@ -42,9 +42,8 @@ export function errorReply(err: unknown, subject: ErrorSubject): ChatReply {
       return reply(`That was refused: ${err.message.replace(/\.$/, "")}.`);
     case "ALREADY_EXISTS":
       return reply([
-        text("There already is a "),
-        ...named,
-        text(". Overwriting is not offered here: remove it first with "),
+        ...(subject.label === undefined ? [text("That label")] : [text("Label "), label(subject.label)]),
+        text(" already exists. Overwriting is not offered here: remove it first with "),
         command(subject.label === undefined ? "remove <label>" : `remove ${subject.label}`),
         text(", then add it again."),
       ]);

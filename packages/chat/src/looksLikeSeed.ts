@@ -25,7 +25,11 @@ function looksRandom(run: string): boolean {
  */
 export function looksLikeSeed(text: string): boolean {
   if (URI.test(text)) return true;
-  const tokens = text.split(/\s+/).filter((t) => t !== "");
+  // Punctuation around a word is the sentence's ("my key is ABCD ... WXYZ."), not the secret's.
+  const tokens = text
+    .split(/\s+/)
+    .map((token) => token.replace(/^[^a-z0-9=]+|[^a-z0-9=]+$/gi, ""))
+    .filter((token) => token !== "");
   for (let start = 0; start < tokens.length; start++) {
     const first = tokens[start] as string;
     if (!BASE32_TOKEN.test(first)) continue;

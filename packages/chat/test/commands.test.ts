@@ -397,7 +397,7 @@ describe("the chat commands against a real totp-core over mTLS", () => {
     await handleMessage(ctx, `add twice ${newSecret()}`, deps);
     const again = await handleMessage(ctx, `add twice ${seed}`, deps);
     expect(plainText(again)).toBe(
-      "There already is a label twice. Overwriting is not offered here: remove it first with remove twice, then add it again.",
+      "Label twice already exists. Overwriting is not offered here: remove it first with remove twice, then add it again.",
     );
     expectNoSecret(again, { seed });
   });
