@@ -1,9 +1,9 @@
 import type { TotpClient } from "@totp-custody/client";
 
 /**
- * The platform-neutral command core's contract with the bots. A bot turns a platform event into a ChatRequest,
- * calls the core, and renders the ChatReply in its own idiom (Telegram entities and inline buttons; Zulip markdown).
- * Nothing here knows a platform; a third platform is a new adapter of these types.
+ * The platform-neutral command core's contract with the bots. A bot turns a platform event into a ChatContext and
+ * the message's text (or image, or button action), calls the core, and renders the ChatReply in its own idiom
+ * (Telegram entities and inline buttons; Zulip markdown). Nothing here knows a platform; a third platform is a new adapter of these types.
  */
 
 /** Platforms whose users a bot acts for: the principal is `<platform>:<user id>`. */
@@ -35,7 +35,11 @@ export type ChatAction =
   | { kind: "confirmRemove"; label: string }
   | { kind: "cancelRemove"; label: string };
 
-/** A run of reply text. `label`, `issuer` and `account` hold text from users or the core: adapters escape them. */
+/**
+ * A run of reply text, always plain: adapters escape every span for their markup. `label` holds a label name,
+ * `strong` something to stand out (a principal), `command` a command of the core's grammar such as `code <label>`,
+ * which the adapter writes in its own syntax (Telegram's leading `/`, Zulip's backticks).
+ */
 export type TextSpan =
   | { kind: "text"; text: string }
   | { kind: "label"; text: string }
@@ -57,6 +61,11 @@ export interface CodeDisplay {
   period: number;
   validUntil: Date;
   serverTime: Date;
+  /**
+   * When the code expires by this process's clock: now plus (validUntil - serverTime), so a clock that differs from
+   * the core's does not shorten or stretch the countdown. Adapters delete or expire the message then.
+   */
+  expiresAt: Date;
 }
 
 export interface ChatReply {
@@ -78,5 +87,6 @@ export interface ChatReply {
 /** What the core needs to run: the SDK client (mTLS, deadlines, retries) and a clock. */
 export interface ChatDeps {
   client: TotpClient;
+  /** This process's clock, for CodeDisplay.expiresAt; `new Date()` by default. */
   now?: () => Date;
 }

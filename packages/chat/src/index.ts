@@ -1,3 +1,4 @@
+export { actionCommand, decodeAction, encodeAction, MAX_ACTION_BYTES } from "./actionData.js";
 export type {
   ChatAction,
   ChatButton,
@@ -9,3 +10,12 @@ export type {
   Platform,
   TextSpan,
 } from "./ChatTypes.js";
+export { decodeQrImage, ImageError } from "./decodeQrImage.js";
+export { errorReply } from "./errorReply.js";
+export { handleAction } from "./handleAction.js";
+export { handleImage } from "./handleImage.js";
+export { handleMessage } from "./handleMessage.js";
+export { isLabel, labelProblem, MAX_LABEL_LENGTH } from "./labelRule.js";
+export { looksLikeSeed } from "./looksLikeSeed.js";
+export { type ChatCommand, parseCommand } from "./parseCommand.js";
+export { principalOf } from "./principalOf.js";

@@ -2,6 +2,8 @@ export { spiffeId, TRUST_DOMAIN } from "@totp-custody/pki";
 export { freePort } from "./freePort.js";
 export { KubeApiError } from "./KubeApiError.js";
 export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
+export { type MigrationEntry, migrationUri } from "./migrationUri.js";
+export { type QrImageOptions, qrImage } from "./qrImage.js";
 export { codesBetween, expectedCode, newSecret } from "./referenceTotp.js";
 export { type ExitStatus, type ProcessHandle, type RunProcessOptions, runProcess } from "./runProcess.js";
 export {
