@@ -114,7 +114,10 @@ describe("SingleFlightCache", () => {
     let version = 1;
     let loads = 0;
     let checks = 0;
-    const load = async () => `v${(loads++, version)}`;
+    const load = async () => {
+      loads++;
+      return `v${version}`;
+    };
     const gate = deferred<void>();
     const isCurrent = async (value: string) => {
       checks++;

@@ -126,11 +126,7 @@ export class SingleFlightCache<V> {
   }
 
   /** Runs one load (or check) for `key` that lookups meanwhile share, and keeps what it answers for `lifeMs`. */
-  private run(
-    key: string,
-    load: () => Promise<V | undefined>,
-    lifeMs: (value: V) => number,
-  ): Promise<V | undefined> {
+  private run(key: string, load: () => Promise<V | undefined>, lifeMs: (value: V) => number): Promise<V | undefined> {
     const startedAt = performance.now();
     const loading: Promise<V | undefined> = load().then(
       (value) => {
