@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
-// kube-apiserver).
+// redis-server, kube-apiserver).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
-// has finished anything else that could be broken. etcd is the exception: Debian's package installs it system-wide,
-// so it is installed with apt-get (as root only) and just linked.
+// has finished anything else that could be broken. etcd and redis-server are the exceptions: Debian's packages install
+// them system-wide, so they are installed with apt-get (as root only) and just linked.
 //
 // Usage: node scripts/setup-tools.mjs [--only bao,grpcurl]
 
@@ -37,6 +37,7 @@ const COMPLETE_MARKER = ".complete";
 const HOW_TO_GET_PYTHON = "install python3 with venv (Debian: apt-get install python3-venv)";
 const HOW_TO_GET_GO = "install go >= 1.26 (https://go.dev/dl)";
 const HOW_TO_GET_ETCD = "install etcd >= 3.4 (Debian, as root: apt-get install etcd-server)";
+const HOW_TO_GET_REDIS = "install redis-server >= 6 (Debian, as root: apt-get install redis-server)";
 
 /**
  * `names` are what PATH may already offer, in order of preference; the first is the link name the tests use.
@@ -97,6 +98,17 @@ const TOOLS = [
     howToGet: HOW_TO_GET_ETCD,
     verify: ["--version"],
     accepts: (versionOutput) => /etcd Version: 3\.([4-9]|\d{2,})\./.test(versionOutput),
+  },
+  {
+    // The store totp-core replicas share rate limits and cache invalidations through. 6+ for AUTH with ACL users,
+    // which is what a `redis://user:password@` URL sends.
+    names: ["redis-server"],
+    version: "7.0",
+    lane: "apt",
+    aptPackage: "redis-server",
+    howToGet: HOW_TO_GET_REDIS,
+    verify: ["--version"],
+    accepts: (versionOutput) => /Redis server v=([6-9]|\d{2,})\./.test(versionOutput),
   },
   {
     // A real API server so that Vault's Kubernetes auth checks real service-account tokens through a real
@@ -252,7 +264,7 @@ async function goBuildModule(dir, moduleDir, packagePath, log, ldflags = []) {
 }
 
 /**
- * For a tool Debian packages well enough (etcd): apt-get installs `aptPackage` system-wide, so there is nothing to
+ * For a tool Debian packages well enough (etcd, redis-server): apt-get installs `aptPackage` system-wide, so there is nothing to
  * put in the per-user cache; only root can do it, everyone else gets `howToGet`. The package's maintainer scripts
  * would start its daemon where an init system runs; the tests start their own on loopback ports, so that start is
  * refused through policy-rc.d for the length of the install.
@@ -407,7 +419,7 @@ async function setUpWithApt(tool) {
   } finally {
     log.end();
   }
-  const version = /Version: (\S+)/.exec(versionOutput)?.[1] ?? tool.version;
+  const version = /Version: (\S+)|v=(\S+)/.exec(versionOutput)?.slice(1).find(Boolean) ?? tool.version;
   return `installed ${version} in ${Math.round((Date.now() - started) / 1000)}s`;
 }
 

@@ -12,6 +12,7 @@ export {
   startKubeApiServer,
   type TokenReviewStatus,
 } from "./startKubeApiServer.js";
+export { type RedisServer, type StartRedisOptions, startRedis } from "./startRedis.js";
 export {
   type CoreClientOptions,
   type RunningCore,

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { getSystemErrorMap } from "node:util";
 import { z } from "zod";
 import type { RateLimitPolicy } from "./ops/RateLimits.js";
+import type { RedisConfig } from "./redis/RedisLink.js";
 import type { SeedStoreOptions } from "./store/createSeedStore.js";
 import type { VaultAuth, VaultClientOptions } from "./vault/VaultClient.js";
 
@@ -16,6 +17,9 @@ export interface Config {
   policyReloadMs: number;
   store: SeedStoreOptions;
   cacheTtlMs: number;
+  cacheFreshnessMs: number;
+  /** Shared by the replicas for rate limits and cache invalidation; undefined: each process on its own. */
+  redis: RedisConfig | undefined;
   healthListen: HostPort | undefined;
   metricsListen: HostPort | undefined;
   auditFile: string | undefined;
@@ -119,6 +123,11 @@ const schema = z.object({
   TOTP_POLICY_RELOAD_MS: millis(2_000, 100),
   TOTP_STORE: z.enum(["vault-kv", "vault-totp", "file"]).optional(),
   TOTP_CACHE_TTL_MS: millis(10_000).pipe(z.number().max(30_000, "at most 30000: a seed stays in memory no longer")),
+  TOTP_CACHE_FRESHNESS_MS: millis(500).pipe(z.number().max(30_000, "at most 30000, the longest cache TTL")),
+  TOTP_REDIS_CA_FILE: path.optional(),
+  // A GenerateCode waits on a hung Redis this long at most, once: then the replica uses its own limits until Redis
+  // answers a probe again. A healthy Redis on the same network answers in well under a millisecond.
+  TOTP_REDIS_TIMEOUT_MS: millis(100, 10).pipe(z.number().max(5000, "at most 5000")),
   TOTP_HEALTH_LISTEN: hostPort.optional(),
   TOTP_METRICS_LISTEN: hostPort.optional(),
   TOTP_AUDIT_FILE: path.optional(),
@@ -192,6 +201,49 @@ function vaultAuth(env: Env, v: z.infer<typeof schema>): VaultAuth {
   return { method, role: v.VAULT_K8S_ROLE, jwtPath: v.VAULT_K8S_JWT_FILE, mount: v.VAULT_K8S_MOUNT };
 }
 
+/**
+ * Redis as its users write it: a `redis://` or `rediss://` (TLS) URL, optionally with `user:password@` and a
+ * database number; the URL itself may hold the password, so it can come from a file too.
+ */
+function redisConfig(env: Env, v: z.infer<typeof schema>): RedisConfig | undefined {
+  const text = secretFromEnv(env, "TOTP_REDIS_URL");
+  const password = secretFromEnv(env, "TOTP_REDIS_PASSWORD");
+  if (!text) {
+    for (const name of ["TOTP_REDIS_PASSWORD", "TOTP_REDIS_CA_FILE"]) {
+      if (env[name] || env[`${name}_FILE`]) throw new ConfigError(`${name}: set TOTP_REDIS_URL too, or remove it`);
+    }
+    return undefined;
+  }
+  // The URL's text never goes into a message: it may hold a password.
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError("TOTP_REDIS_URL: not a URL; expected redis://[user:password@]host:port[/db] or rediss://");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ConfigError("TOTP_REDIS_URL: expected a redis:// or rediss:// (TLS) URL");
+  }
+  if (!url.hostname) throw new ConfigError("TOTP_REDIS_URL: no host in the URL");
+  if (url.pathname.length > 1 && !/^\/\d{1,2}$/.test(url.pathname)) {
+    throw new ConfigError("TOTP_REDIS_URL: the path must be a database number, e.g. redis://redis:6379/0");
+  }
+  if (password && url.password) {
+    throw new ConfigError("TOTP_REDIS_PASSWORD_FILE: TOTP_REDIS_URL holds a password already: keep one");
+  }
+  if (v.TOTP_REDIS_CA_FILE && url.protocol !== "rediss:") {
+    throw new ConfigError("TOTP_REDIS_CA_FILE: only used with TLS; write the URL as rediss://");
+  }
+  return {
+    url: text,
+    address: `${url.hostname}:${url.port || "6379"}`,
+    tls: url.protocol === "rediss:",
+    password,
+    caPem: v.TOTP_REDIS_CA_FILE && readConfiguredFile("TOTP_REDIS_CA_FILE", v.TOTP_REDIS_CA_FILE),
+    timeoutMs: v.TOTP_REDIS_TIMEOUT_MS,
+  };
+}
+
 function storeConfig(env: Env, v: z.infer<typeof schema>): SeedStoreOptions {
   const kind = v.TOTP_STORE ?? (v.VAULT_ADDR ? "vault-kv" : "file");
   if (kind === "file") {
@@ -229,6 +281,8 @@ export function loadConfig(env: Env = process.env): Config {
     policyReloadMs: v.TOTP_POLICY_RELOAD_MS,
     store: storeConfig(env, v),
     cacheTtlMs: v.TOTP_CACHE_TTL_MS,
+    cacheFreshnessMs: v.TOTP_CACHE_FRESHNESS_MS,
+    redis: redisConfig(env, v),
     healthListen: v.TOTP_HEALTH_LISTEN,
     metricsListen: v.TOTP_METRICS_LISTEN,
     auditFile: v.TOTP_AUDIT_FILE,

@@ -13,8 +13,8 @@ export type LimitKind = "code" | "read" | "write" | "delete";
 
 /** What the transport layer does around every call; the server wires these to the audit log, limits and metrics. */
 export interface CallHooks {
-  /** Throws TotpError RESOURCE_EXHAUSTED when the caller is over a limit. */
-  checkLimit(kind: LimitKind, principal: string, label: string | undefined): void;
+  /** Throws (or, with limits shared through Redis, rejects with) TotpError RESOURCE_EXHAUSTED when over a limit. */
+  checkLimit(kind: LimitKind, principal: string, label: string | undefined): void | Promise<void>;
   /** Resolves once the audit line is durably written: the answer leaves only after that. */
   audit(entry: AuditEntry): Promise<void>;
   /** True once an audit write failed: from then on no call may run, since none could be audited. */
@@ -120,7 +120,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       (async () => {
         const caller = resolveCaller(policy(), client, call.request.onBehalfOf);
         principal = caller.principal;
-        hooks.checkLimit(kind, caller.principal, label);
+        await hooks.checkLimit(kind, caller.principal, label);
         return run(caller, call.request);
       })().then((response) => finish("ok", status.OK, () => callback(null, response)), fail);
     };

@@ -10,9 +10,11 @@ import { type Config, type HostPort, startStep } from "./config.js";
 import { createGrpcService } from "./grpcService.js";
 import { AuditLog } from "./ops/AuditLog.js";
 import { Metrics } from "./ops/Metrics.js";
-import { RateLimits } from "./ops/RateLimits.js";
+import { type CallLimits, RateLimits } from "./ops/RateLimits.js";
+import { SharedRateLimits } from "./ops/SharedRateLimits.js";
 import { type MetricsServer, startMetricsServer } from "./ops/startMetricsServer.js";
 import { PolicyWatcher } from "./policy/index.js";
+import { RedisLink } from "./redis/RedisLink.js";
 import { createSeedStore } from "./store/createSeedStore.js";
 import { TotpService } from "./TotpService.js";
 
@@ -83,12 +85,28 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         onError: (err) => log.error({ err }, "policy file rejected; the previous policy stays in force"),
       }),
   );
-  const store = await createSeedStore(config.store, { cacheTtlMs: config.cacheTtlMs, metrics, log });
+  const redis = config.redis && (await RedisLink.connect(config.redis, log));
+  if (redis) metrics.watchRedis(() => redis.available);
+  const store = await createSeedStore(config.store, {
+    cacheTtlMs: config.cacheTtlMs,
+    cacheFreshnessMs: config.cacheFreshnessMs,
+    invalidation: redis,
+    metrics,
+    log,
+  });
   const { auditFile } = config;
   const audit = auditFile
     ? await startStep("TOTP_AUDIT_FILE", auditFile, () => AuditLog.toFile(auditFile))
     : AuditLog.toStream();
-  const limits = new RateLimits(config.rateLimits, { onRefused: (kind) => metrics.rateLimited.inc({ kind }) });
+  const onRefused = (kind: string) => metrics.rateLimited.inc({ kind });
+  const localLimits = new RateLimits(config.rateLimits, { onRefused });
+  const limits: CallLimits = redis
+    ? new SharedRateLimits(redis, config.rateLimits, {
+        fallback: localLimits,
+        onRefused,
+        onFallback: () => metrics.redisFallbacks.inc(),
+      })
+    : localLimits;
   const certificates = await CertificateReloader.start(
     config.tls,
     config.tls.reloadMs,
@@ -213,6 +231,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     policy.close();
     await audit.close();
     await store.close();
+    redis?.close();
   }
 
   return { port, healthPort, metricsPort: metricsServer?.port, shutdown, reopenAuditFile: () => audit.reopen() };

@@ -82,8 +82,68 @@ describe("loadConfig", () => {
       { ...base, VAULT_ADDR: "http://v:8200", VAULT_K8S_ROLE: "r", VAULT_K8S_JWT_FILE: "/nonexistent/token" },
       /^VAULT_K8S_JWT_FILE: cannot open \/nonexistent\/token \(ENOENT: no such file or directory\)$/,
     ],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: "http://redis:6379" }, /^TOTP_REDIS_URL: expected a redis:/],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: "redis:6379" }, /^TOTP_REDIS_URL: /],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: "redis://r:6379/x" }, /^TOTP_REDIS_URL: the path must be/],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_REDIS_PASSWORD: "p" }, /^TOTP_REDIS_PASSWORD: set TOTP_REDIS_URL too/],
+    [
+      { ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: "redis://:a@r:6379", TOTP_REDIS_PASSWORD: "b" },
+      /^TOTP_REDIS_PASSWORD_FILE: TOTP_REDIS_URL holds a password already/,
+    ],
+    [
+      { ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: "redis://r:6379", TOTP_REDIS_CA_FILE: "/x" },
+      /^TOTP_REDIS_CA_FILE: only used with TLS/,
+    ],
+    [
+      { ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: "rediss://r:6379", TOTP_REDIS_CA_FILE: "/nonexistent/ca" },
+      /^TOTP_REDIS_CA_FILE: cannot open \/nonexistent\/ca/,
+    ],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_REDIS_TIMEOUT_MS: "5" }, /^TOTP_REDIS_TIMEOUT_MS: /],
+    [{ ...base, TOTP_FILE_KEY: key, TOTP_CACHE_FRESHNESS_MS: "60000" }, /^TOTP_CACHE_FRESHNESS_MS: at most 30000/],
   ])("names the bad variable: %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("reads Redis from a URL or a URL file, the password from a file, TLS with a CA from rediss://", () => {
+    expect(loadConfig({ ...base, TOTP_FILE_KEY: key }).redis).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    writeFileSync(join(dir, "url"), "redis://redis.internal/2\n");
+    writeFileSync(join(dir, "password"), "s3cret\n");
+    writeFileSync(join(dir, "ca.pem"), "PEM");
+    expect(
+      loadConfig({
+        ...base,
+        TOTP_FILE_KEY: key,
+        TOTP_REDIS_URL_FILE: join(dir, "url"),
+        TOTP_REDIS_PASSWORD_FILE: join(dir, "password"),
+      }).redis,
+    ).toEqual({
+      url: "redis://redis.internal/2",
+      address: "redis.internal:6379",
+      tls: false,
+      password: "s3cret",
+      caPem: undefined,
+      timeoutMs: 100,
+    });
+    expect(
+      loadConfig({
+        ...base,
+        TOTP_FILE_KEY: key,
+        TOTP_REDIS_URL: "rediss://user:pw@redis.internal:6380",
+        TOTP_REDIS_CA_FILE: join(dir, "ca.pem"),
+        TOTP_REDIS_TIMEOUT_MS: "50",
+      }).redis,
+    ).toMatchObject({ address: "redis.internal:6380", tls: true, password: undefined, caPem: "PEM", timeoutMs: 50 });
+  });
+
+  it("never repeats a Redis URL in its error: it may hold a password", () => {
+    const url = "redis://:hunter2@r:6379/notadb";
+    expect(() => loadConfig({ ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: url })).toThrow(/^TOTP_REDIS_URL/);
+    try {
+      loadConfig({ ...base, TOTP_FILE_KEY: key, TOTP_REDIS_URL: url });
+    } catch (err) {
+      expect(String(err)).not.toContain("hunter2");
+    }
   });
 
   it("never repeats a secret value in its error", () => {

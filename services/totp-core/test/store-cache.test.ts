@@ -71,9 +71,9 @@ describe("SingleFlightCache", () => {
     const cache = new SingleFlightCache<number>({ ttlMs: 10_000 });
     let loads = 0;
     const load = async () => ++loads;
-    await cache.get("k", load, () => 20);
+    await cache.get("k", load, { maxAgeMs: () => 20 });
     await sleep(50);
-    expect(await cache.get("k", load, () => 20)).toBe(2);
+    expect(await cache.get("k", load, { maxAgeMs: () => 20 })).toBe(2);
     cache.clear();
   });
 
@@ -105,6 +105,94 @@ describe("SingleFlightCache", () => {
     gate.resolve("old");
     expect(await stale).toBe("old");
     expect(await cache.get("k", async () => "new")).toBe("new");
+    cache.clear();
+  });
+
+  it("asks isCurrent once the entry is older than the freshness interval, one check for concurrent lookups", async () => {
+    const outcomes: CacheOutcome[] = [];
+    const cache = new SingleFlightCache<string>({ ttlMs: 10_000, freshnessMs: 30, onLookup: (o) => outcomes.push(o) });
+    let version = 1;
+    let loads = 0;
+    let checks = 0;
+    const load = async () => {
+      loads++;
+      return `v${version}`;
+    };
+    const gate = deferred<void>();
+    const isCurrent = async (value: string) => {
+      checks++;
+      await gate.promise;
+      return value === `v${version}`;
+    };
+    expect(await cache.get("k", load, { isCurrent })).toBe("v1");
+    // Younger than the interval: no question asked.
+    expect(await cache.get("k", load, { isCurrent })).toBe("v1");
+    await sleep(40);
+    const during = [cache.get("k", load, { isCurrent }), cache.get("k", load, { isCurrent })];
+    gate.resolve();
+    expect(await Promise.all(during)).toEqual(["v1", "v1"]);
+    expect(checks).toBe(1);
+    // Found current, it is vouched for another interval.
+    expect(await cache.get("k", load, { isCurrent })).toBe("v1");
+    expect(outcomes).toEqual(["miss", "hit", "checked", "coalesced", "hit"]);
+
+    // Changed in the store (another replica wrote): the next lookup after the interval reads the new value.
+    version = 2;
+    await sleep(40);
+    expect(await cache.get("k", load, { isCurrent })).toBe("v2");
+    expect([loads, checks]).toEqual([2, 2]);
+    cache.clear();
+  });
+
+  it("drops an entry whose check fails, and fails the lookup instead of answering what nobody vouched for", async () => {
+    const cache = new SingleFlightCache<string>({ ttlMs: 10_000, freshnessMs: 0 });
+    let loads = 0;
+    const load = async () => `v${++loads}`;
+    expect(await cache.get("k", load)).toBe("v1");
+    await expect(
+      cache.get("k", load, {
+        isCurrent: async () => {
+          throw new Error("vault down");
+        },
+      }),
+    ).rejects.toThrow("vault down");
+    // Gone: the next lookup loads again.
+    expect(await cache.get("k", load)).toBe("v2");
+    cache.clear();
+  });
+
+  it("keeps a checked entry no longer than the TTL of the read that brought it", async () => {
+    const cache = new SingleFlightCache<string>({ ttlMs: 80, freshnessMs: 0 });
+    let loads = 0;
+    const load = async () => `v${++loads}`;
+    const isCurrent = async () => true;
+    await cache.get("k", load, { isCurrent });
+    for (let i = 0; i < 3; i++) {
+      await sleep(20);
+      expect(await cache.get("k", load, { isCurrent })).toBe("v1");
+    }
+    await sleep(60);
+    expect(await cache.get("k", load, { isCurrent })).toBe("v2");
+    cache.clear();
+  });
+
+  it("publishes each invalidation on its channel and drops what the channel delivers", async () => {
+    const published: string[] = [];
+    let deliver: (key: string) => void = () => {};
+    const cache = new SingleFlightCache<string>({
+      ttlMs: 10_000,
+      channel: { publish: (key) => published.push(key), subscribe: (drop) => (deliver = drop) },
+    });
+    let loads = 0;
+    const load = async () => `v${++loads}`;
+    await cache.get("a", load);
+    await cache.get("b", load);
+    cache.invalidate("a");
+    expect(published).toEqual(["a"]);
+    // Another replica's write of b: dropped here without being published again.
+    deliver("b");
+    expect(published).toEqual(["a"]);
+    expect([await cache.get("a", load), await cache.get("b", load)]).toEqual(["v3", "v4"]);
     cache.clear();
   });
 

@@ -43,7 +43,7 @@ export class Metrics {
   });
   readonly seedCache = new Counter({
     name: "totp_seed_cache_total",
-    help: "Seed cache lookups, by result (hit or miss).",
+    help: "Seed cache lookups, by result (hit, miss, coalesced, or checked against the store first).",
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
@@ -52,6 +52,22 @@ export class Metrics {
     name: "totp_rate_limited_total",
     help: "Calls refused by a rate limit, by the limit that refused them.",
     labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  #redisSource: (() => boolean) | undefined;
+  readonly redisUp = new Gauge({
+    name: "totp_redis_up",
+    help: "1 while Redis answers (shared rate limits), 0 while this replica counts limits alone. No sample without Redis.",
+    registers: [this.registry],
+    collect: () => {
+      const up = this.#redisSource?.();
+      if (up === undefined) this.redisUp.remove();
+      else this.redisUp.set(up ? 1 : 0);
+    },
+  });
+  readonly redisFallbacks = new Counter({
+    name: "totp_redis_fallback_total",
+    help: "Calls whose rate limits were counted per process because Redis was unavailable.",
     registers: [this.registry],
   });
   readonly tlsCertificateExpiry = new Gauge({
@@ -84,6 +100,11 @@ export class Metrics {
   /** Shows the Vault token's TTL from `ttlSeconds` (undefined: no sample), read at each scrape. */
   watchVaultToken(ttlSeconds: () => number | undefined): void {
     this.#tokenTtlSource = ttlSeconds;
+  }
+
+  /** Shows whether Redis is available, read at each scrape. */
+  watchRedis(available: () => boolean): void {
+    this.#redisSource = available;
   }
 
   /** Runs a store operation, recording its duration and, when it throws, an error. */

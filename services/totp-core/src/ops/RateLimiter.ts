@@ -19,6 +19,14 @@ interface Bucket {
 
 const MINUTE_MS = 60_000;
 
+/** The refusal of a call over a limit, whichever limiter counted it: RESOURCE_EXHAUSTED with the wait. */
+export function rateLimited(waitMs: number): TotpError {
+  const retryAfterMs = Math.max(1, Math.ceil(waitMs));
+  return new TotpError("RESOURCE_EXHAUSTED", `rate limit: try again in ${Math.ceil(retryAfterMs / 1000)} s`, {
+    retryAfterMs,
+  });
+}
+
 /**
  * Token buckets keyed by string. A key seen for the first time starts with a full bucket, so forgetting a full
  * bucket changes nothing: idle buckets are swept once per refill period (the time an empty bucket takes to fill),
@@ -72,10 +80,7 @@ export class RateLimiter {
       return;
     }
     // Multiplying before dividing keeps whole-token waits exact (10/min: exactly 6000 ms).
-    const retryAfterMs = Math.max(1, Math.ceil(((1 - bucket.tokens) * MINUTE_MS) / this.perMinute));
-    throw new TotpError("RESOURCE_EXHAUSTED", `rate limit: try again in ${Math.ceil(retryAfterMs / 1000)} s`, {
-      retryAfterMs,
-    });
+    throw rateLimited(Math.ceil(((1 - bucket.tokens) * MINUTE_MS) / this.perMinute));
   }
 
   private refilled(bucket: Bucket, now: number): number {

@@ -33,23 +33,61 @@ export interface RateLimitsOptions {
   onRefused?: (limit: RateLimitName) => void;
 }
 
+/** The setting behind each limit. */
+export const LIMIT_SETTINGS: Readonly<Record<RateLimitName, keyof RateLimitPolicy>> = {
+  principal: "requestsPerMinute",
+  label: "codesPerLabelPerMinute",
+  write: "writesPerMinute",
+  delete: "deletesPerMinute",
+};
+
+/** Per minute for each limit, `??` rather than a spread so that a setting passed as undefined keeps its default. */
+export function perMinuteOf(policy: Partial<RateLimitPolicy>, name: RateLimitName): number {
+  const setting = LIMIT_SETTINGS[name];
+  return policy[setting] ?? DEFAULT_RATE_LIMITS[setting];
+}
+
 /**
- * The rate-limit policy of totp-core: every call counts against its principal's limit, and codes, writes and
- * deletes also against their own, so one label cannot be farmed for codes and bulk changes stay slow. A refused
- * call throws TotpError RESOURCE_EXHAUSTED with retryAfterMs. A call refused by its principal's limit spends
- * nothing else; one refused by a narrower limit has spent its principal token, since it was still a request.
+ * The limit a call draws on besides its principal's: codes, writes and deletes each have their own, so one label
+ * cannot be farmed for codes and bulk changes stay slow.
  */
-export class RateLimits {
-  private readonly principal: RateLimiter;
-  private readonly label: RateLimiter;
-  private readonly write: RateLimiter;
-  private readonly delete: RateLimiter;
+export function narrowLimitOf(kind: RateLimitKind): RateLimitName | undefined {
+  switch (kind) {
+    case "code":
+      return "label";
+    case "write":
+      return "write";
+    case "delete":
+      return "delete";
+    case "read":
+      return undefined;
+  }
+}
+
+/** The key a limit counts a call under. */
+export function limitKey(name: RateLimitName, principal: string, label: string | undefined): string {
+  // The length prefix keeps the key unambiguous whatever characters a principal or label holds.
+  return name === "label" ? `${principal.length}:${principal}${label ?? ""}` : principal;
+}
+
+/** What the server asks before each call; throws (or rejects with) TotpError RESOURCE_EXHAUSTED when over. */
+export interface CallLimits {
+  check(kind: RateLimitKind, principal: string, label?: string): void | Promise<void>;
+}
+
+/**
+ * The rate-limit policy of totp-core in one process: every call counts against its principal's limit, and codes,
+ * writes and deletes also against their own (narrowLimitOf). A refused call throws TotpError RESOURCE_EXHAUSTED with
+ * retryAfterMs. A call refused by its principal's limit spends nothing else; one refused by a narrower limit has
+ * spent its principal token, since it was still a request.
+ */
+export class RateLimits implements CallLimits {
+  private readonly limiters: Record<RateLimitName, RateLimiter>;
   private readonly onRefused: ((limit: RateLimitName) => void) | undefined;
 
   constructor(policy: Partial<RateLimitPolicy> = {}, options: RateLimitsOptions = {}) {
-    // `??` rather than a spread, so a setting passed as undefined (an unset variable) keeps its default.
-    const limiter = (name: keyof RateLimitPolicy) => {
-      const perMinute = policy[name] ?? DEFAULT_RATE_LIMITS[name];
+    const limiter = (name: RateLimitName) => {
+      const perMinute = perMinuteOf(policy, name);
       return new RateLimiter({
         capacity: perMinute,
         refillPerMinute: perMinute,
@@ -57,35 +95,25 @@ export class RateLimits {
         maxKeys: options.maxKeys,
       });
     };
-    this.principal = limiter("requestsPerMinute");
-    this.label = limiter("codesPerLabelPerMinute");
-    this.write = limiter("writesPerMinute");
-    this.delete = limiter("deletesPerMinute");
+    this.limiters = {
+      principal: limiter("principal"),
+      label: limiter("label"),
+      write: limiter("write"),
+      delete: limiter("delete"),
+    };
     this.onRefused = options.onRefused;
   }
 
   /** Throws RESOURCE_EXHAUSTED when the call is over a limit; `label` matters for "code" only. */
   check(kind: RateLimitKind, principal: string, label?: string): void {
-    this.take(this.principal, "principal", principal);
-    switch (kind) {
-      case "code":
-        // The length prefix keeps the key unambiguous whatever characters a principal or label holds.
-        this.take(this.label, "label", `${principal.length}:${principal}${label ?? ""}`);
-        break;
-      case "write":
-        this.take(this.write, "write", principal);
-        break;
-      case "delete":
-        this.take(this.delete, "delete", principal);
-        break;
-      case "read":
-        break;
-    }
+    this.take("principal", principal);
+    const narrow = narrowLimitOf(kind);
+    if (narrow) this.take(narrow, limitKey(narrow, principal, label));
   }
 
-  private take(limiter: RateLimiter, name: RateLimitName, key: string): void {
+  private take(name: RateLimitName, key: string): void {
     try {
-      limiter.take(key);
+      this.limiters[name].take(key);
     } catch (err) {
       this.onRefused?.(name);
       throw err;

@@ -8,6 +8,12 @@ export interface SeedRecords {
   readonly kind: string;
   read(ref: LabelRef): Promise<SeedRecord | undefined>;
   /**
+   * For a backend that other replicas write too: whether `record`, as read() answered it, is still the label's live
+   * version, asked more cheaply than a read (KV v2 metadata). The seed cache asks it to bound how long a change made
+   * elsewhere goes unseen.
+   */
+  isCurrent?(ref: LabelRef, record: SeedRecord): Promise<boolean>;
+  /**
    * Stores a record. Without `overwrite`, answers false when the label exists; of concurrent creations of one
    * label exactly one answers true.
    */

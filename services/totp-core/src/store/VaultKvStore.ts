@@ -26,6 +26,8 @@ export class VaultKvStore implements SeedRecords {
   readonly #client: VaultClient;
   readonly #mount: string;
   readonly #prefix: string;
+  /** The KV version each record read() answered came from, for isCurrent(); it goes with the record. */
+  readonly #versions = new WeakMap<SeedRecord, number>();
 
   constructor(client: VaultClient, options: VaultKvStoreOptions = {}) {
     this.#client = client;
@@ -35,7 +37,15 @@ export class VaultKvStore implements SeedRecords {
 
   async read(ref: LabelRef): Promise<SeedRecord | undefined> {
     const found = await this.#client.kvRead(this.#mount, this.#path(ref));
-    return found && fromStoredRecord(found.data);
+    if (!found) return undefined;
+    const record = fromStoredRecord(found.data);
+    this.#versions.set(record, found.version);
+    return record;
+  }
+
+  async isCurrent(ref: LabelRef, record: SeedRecord): Promise<boolean> {
+    const version = this.#versions.get(record);
+    return version !== undefined && (await this.#client.kvLiveVersion(this.#mount, this.#path(ref))) === version;
   }
 
   async write(ref: LabelRef, record: SeedRecord, overwrite: boolean): Promise<boolean> {

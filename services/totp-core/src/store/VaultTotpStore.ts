@@ -39,6 +39,8 @@ const STEP_ATTEMPTS = 3;
 interface Reading {
   meta: LabelMeta;
   window: CodeWindow;
+  /** The KV version of the label's metadata it was read with: an overwrite or deletion changes it. */
+  version: number;
 }
 
 /**
@@ -124,11 +126,11 @@ export class VaultTotpStore implements SeedStore {
   }
 
   codes(ref: LabelRef, _atMs: number): Promise<Reading | undefined> {
-    return this.#cache.get(
-      refKey(ref),
-      () => this.#read(ref),
-      (reading) => reading.window.validUntil.getTime() - Date.now(),
-    );
+    return this.#cache.get(refKey(ref), () => this.#read(ref), {
+      maxAgeMs: (reading) => reading.window.validUntil.getTime() - Date.now(),
+      isCurrent: async (reading) =>
+        (await this.#client.kvLiveVersion(this.#kvMount, this.#metaPath(ref))) === reading.version,
+    });
   }
 
   async info(ref: LabelRef): Promise<LabelMeta | undefined> {
@@ -189,6 +191,7 @@ export class VaultTotpStore implements SeedStore {
             validFrom: new Date(validFromMs),
             validUntil: new Date(validFromMs + periodMs),
           },
+          version: found.version,
         };
       }
     }

@@ -5,6 +5,7 @@ import { VaultClient, type VaultClientOptions } from "../vault/VaultClient.js";
 import { FileStore } from "./FileStore.js";
 import { recordSeedStore, type SeedCacheOptions } from "./recordSeedStore.js";
 import type { SeedStore } from "./SeedStore.js";
+import type { InvalidationChannel } from "./SingleFlightCache.js";
 import { timedCalls } from "./timedCalls.js";
 import { VaultKvStore, type VaultKvStoreOptions } from "./VaultKvStore.js";
 import { VaultTotpStore, type VaultTotpStoreOptions } from "./VaultTotpStore.js";
@@ -24,12 +25,17 @@ export type SeedStoreOptions =
 export interface SeedStoreRuntime {
   /** How long a decrypted seed (or, for vault-totp, a code) stays in memory: 0 to 30 000 ms, default 10 000. */
   cacheTtlMs?: number;
+  /** How old a cached seed may be before Vault is asked whether it changed; default 500 ms. */
+  cacheFreshnessMs?: number;
+  /** Announces changed labels to the other replicas and drops the ones they changed (Redis). */
+  invalidation?: InvalidationChannel | undefined;
   /** Counts cache lookups, times store operations and shows the Vault token's TTL. */
   metrics?: Metrics;
   log?: Logger;
 }
 
 const DEFAULT_CACHE_TTL_MS = 10_000;
+const DEFAULT_CACHE_FRESHNESS_MS = 500;
 
 /** What the store metrics time: each round trip to Vault, by the Vault operation it is. */
 const VAULT_CALLS = [
@@ -39,6 +45,7 @@ const VAULT_CALLS = [
   "kvReplace",
   "kvReplaceAt",
   "kvVersion",
+  "kvLiveVersion",
   "kvExists",
   "kvDelete",
   "kvList",
@@ -58,6 +65,8 @@ export async function createSeedStore(options: SeedStoreOptions, runtime: SeedSt
   const log = runtime.log ?? pino({ enabled: false });
   const cache: SeedCacheOptions = {
     ttlMs: runtime.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS,
+    freshnessMs: runtime.cacheFreshnessMs ?? DEFAULT_CACHE_FRESHNESS_MS,
+    channel: runtime.invalidation,
     ...(metrics ? { onLookup: (result) => metrics.seedCache.inc({ result }) } : {}),
   };
   const vaultClient = (vault: VaultClientOptions) => {

@@ -3,15 +3,12 @@ import type { CodeWindow, LabelMeta, LabelRef, SeedInput, SeedRecord } from "../
 import { refKey } from "./labelPaths.js";
 import type { SeedRecords } from "./SeedRecords.js";
 import type { SeedStore } from "./SeedStore.js";
-import { type CacheOutcome, SingleFlightCache } from "./SingleFlightCache.js";
+import { SingleFlightCache, type SingleFlightCacheOptions } from "./SingleFlightCache.js";
 import type { RecordMeta } from "./storedRecord.js";
 import { labelExists } from "./storeErrors.js";
 
-export interface SeedCacheOptions {
-  /** How long a decrypted seed stays in memory, 0 (no caching) to 30 000 ms. */
-  ttlMs: number;
-  onLookup?: (outcome: CacheOutcome) => void;
-}
+/** The seed cache's settings: TTL (how long a decrypted seed stays in memory), freshness interval, channel. */
+export type SeedCacheOptions = SingleFlightCacheOptions;
 
 /** A label's metadata as ListLabels shows it; the owner of a shared label is whoever registered it last. */
 export function labelMeta(ref: LabelRef, record: RecordMeta): LabelMeta {
@@ -35,7 +32,14 @@ export function labelMeta(ref: LabelRef, record: RecordMeta): LabelMeta {
  */
 export function recordSeedStore(records: SeedRecords, cacheOptions: SeedCacheOptions): SeedStore {
   const cache = new SingleFlightCache<SeedRecord>(cacheOptions);
-  const read = (ref: LabelRef) => cache.get(refKey(ref), () => records.read(ref));
+  const { isCurrent } = records;
+  // Only a backend that other processes write (Vault) can change behind the cache's back.
+  const read = (ref: LabelRef) =>
+    cache.get(
+      refKey(ref),
+      () => records.read(ref),
+      isCurrent && { isCurrent: (record: SeedRecord) => isCurrent.call(records, ref, record) },
+    );
   /**
    * A label's answer for the time step last asked, so that its HMACs run once per step, not once per call. Keyed
    * by the cached record: the codes leave memory with their seed, and a re-registered label (a new record) never

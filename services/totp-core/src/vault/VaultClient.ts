@@ -168,6 +168,15 @@ export class VaultClient {
     return (await this.#kvState(mount, path))?.version ?? 0;
   }
 
+  /**
+   * The latest version number when it is live, undefined when the secret is absent or its latest version deleted:
+   * whether a version read earlier is still current, from the metadata alone (no secret data crosses the wire).
+   */
+  async kvLiveVersion(mount: string, path: string): Promise<number | undefined> {
+    const state = await this.#kvState(mount, path);
+    return state && !state.deleted ? state.version : undefined;
+  }
+
   /** Whether a live (not deleted) version exists, without reading the secret itself. */
   async kvExists(mount: string, path: string): Promise<boolean> {
     const state = await this.#kvState(mount, path);

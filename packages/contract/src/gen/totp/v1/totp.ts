@@ -1913,6 +1913,9 @@ export const TotpServiceService = {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
+   * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
+   * 500 ms by default, without it).
    */
   registerSeed: {
     path: "/totp.v1.TotpService/RegisterSeed" as const,
@@ -1941,6 +1944,8 @@ export const TotpServiceService = {
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
    * caller may read a shared label but does not manage it.
+   * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
+   * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
   deleteSeed: {
     path: "/totp.v1.TotpService/DeleteSeed" as const,
@@ -1981,6 +1986,9 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
+   * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
+   * 500 ms by default, without it).
    */
   registerSeed: handleUnaryCall<RegisterSeedRequest, RegisterSeedResponse>;
   /**
@@ -1992,6 +2000,8 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
    * caller may read a shared label but does not manage it.
+   * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
+   * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
   deleteSeed: handleUnaryCall<DeleteSeedRequest, DeleteSeedResponse>;
   /**
@@ -2030,6 +2040,9 @@ export interface TotpServiceClient extends Client {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
+   * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
+   * 500 ms by default, without it).
    */
   registerSeed(
     request: RegisterSeedRequest,
@@ -2069,6 +2082,8 @@ export interface TotpServiceClient extends Client {
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
    * caller may read a shared label but does not manage it.
+   * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
+   * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
   deleteSeed(
     request: DeleteSeedRequest,

@@ -1,0 +1,366 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { createTotpClient, type TotpClient, TotpClientError } from "@totp-custody/client";
+import {
+  expectedCode,
+  freePort,
+  makeTestPki,
+  newSecret,
+  type RedisServer,
+  type RunningCore,
+  startRedis,
+  startTotpCore,
+  startVault,
+  type TestPki,
+  type Vault,
+} from "@totp-custody/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLIENT_NAMES, TEST_POLICY } from "./grpcHarness.js";
+
+// A TTL far above the freshness interval: a replica that still answered after the interval would answer for 30 s,
+// so "refused before the poll gives up" shows the freshness check (or Redis) at work, not the TTL.
+const CACHE_TTL_MS = 30_000;
+/** Only stops a poll that would never end; the figures are measured, not asserted. */
+const POLL_GIVE_UP_MS = 8_000;
+const POLL_EVERY_MS = 10;
+const CODES_PER_LABEL = 20;
+const bot = "telegram-bot";
+
+interface Replicas {
+  cores: RunningCore[];
+  clients: TotpClient[];
+  metricsPorts: number[];
+  stop(): Promise<void>;
+}
+
+/** `count` totp-core processes on one Vault, each with its metrics port and a client of its own. */
+async function startReplicas(pki: TestPki, count: number, env: NodeJS.ProcessEnv): Promise<Replicas> {
+  const cores: RunningCore[] = [];
+  const metricsPorts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const metricsPort = await freePort();
+    metricsPorts.push(metricsPort);
+    cores.push(
+      await startTotpCore({
+        pki,
+        policy: TEST_POLICY,
+        env: {
+          TOTP_CACHE_TTL_MS: String(CACHE_TTL_MS),
+          TOTP_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
+          TOTP_RATE_REQUESTS_PER_PRINCIPAL: "1000000",
+          TOTP_RATE_CODES_PER_LABEL: "1000000",
+          ...env,
+        },
+      }),
+    );
+  }
+  const clients = cores.map((core) => createTotpClient({ ...core.clientOptions(bot), maxAttempts: 1 }));
+  return {
+    cores,
+    clients,
+    metricsPorts,
+    async stop() {
+      for (const client of clients) client.close();
+      await Promise.all(cores.map((core) => core.stop()));
+    },
+  };
+}
+
+const vaultEnv = (vault: Vault, store = "vault-kv") => ({
+  TOTP_STORE: store,
+  VAULT_ADDR: vault.addr,
+  VAULT_TOKEN: vault.token,
+});
+
+const uriOf = (secret: string) => `otpauth://totp/x?secret=${secret}`;
+
+/** The outcome of one GenerateCode: the code and the server's time, or the error's status name. */
+async function codeOrError(client: TotpClient, label: string, onBehalfOf: string) {
+  try {
+    const answer = await client.generateCode({ label, onBehalfOf });
+    return { code: answer.code, at: answer.serverTime?.getTime() ?? Date.now() };
+  } catch (err) {
+    if (err instanceof TotpClientError) return { error: err.codeName };
+    throw err;
+  }
+}
+
+/**
+ * Polls until `done` holds for what `client` answers; the milliseconds from `since` until it did. Fails when it
+ * does not within POLL_GIVE_UP_MS, far below the cache TTL.
+ */
+async function msUntil(
+  since: number,
+  poll: () => Promise<Awaited<ReturnType<typeof codeOrError>>>,
+  done: (answer: Awaited<ReturnType<typeof codeOrError>>) => boolean,
+): Promise<number> {
+  for (;;) {
+    const answer = await poll();
+    const elapsed = performance.now() - since;
+    if (done(answer)) return elapsed;
+    if (elapsed > POLL_GIVE_UP_MS) throw new Error(`still ${JSON.stringify(answer)} after ${Math.round(elapsed)} ms`);
+    await sleep(POLL_EVERY_MS);
+  }
+}
+
+/** Metric samples of one replica: `name{labels} value` lines by their text before the value. */
+async function metricsOf(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("totp_")) continue;
+    const at = line.lastIndexOf(" ");
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
+/**
+ * Deletes a label on replica 0 after every replica has it cached, then the time until each other replica refuses
+ * it; then overwrites another label on replica 0 and the time until each other replica stops answering the old
+ * seed's codes (and answers the new seed's).
+ */
+async function measureRevocation(replicas: Replicas, principal: string) {
+  const [writer, ...others] = replicas.clients as [TotpClient, ...TotpClient[]];
+  const warm = async (label: string) => {
+    for (const client of replicas.clients) {
+      expect((await codeOrError(client, label, principal)).code).toMatch(/^\d{6}$/);
+    }
+  };
+  await writer.registerSeed({ label: "gone", onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+  await warm("gone");
+  await writer.deleteSeed({ label: "gone", onBehalfOf: principal });
+  let since = performance.now();
+  const deleteMs = await Promise.all(
+    others.map((client) =>
+      msUntil(
+        since,
+        () => codeOrError(client, "gone", principal),
+        (answer) => answer.error === "NOT_FOUND",
+      ),
+    ),
+  );
+
+  const oldSecret = newSecret();
+  const newSecretText = newSecret();
+  await writer.registerSeed({ label: "rotated", onBehalfOf: principal, otpauthUri: uriOf(oldSecret) });
+  await warm("rotated");
+  await writer.registerSeed({
+    label: "rotated",
+    onBehalfOf: principal,
+    otpauthUri: uriOf(newSecretText),
+    overwrite: true,
+  });
+  since = performance.now();
+  const overwriteMs = await Promise.all(
+    others.map((client) =>
+      msUntil(
+        since,
+        () => codeOrError(client, "rotated", principal),
+        // The new seed's code, which (but for a one-in-a-million coincidence) is not the old one's.
+        (answer) => answer.code !== undefined && answer.code === expectedCode(newSecretText, answer.at),
+      ),
+    ),
+  );
+  return { deleteMs, overwriteMs };
+}
+
+const round = (values: number[]) => values.map((ms) => Math.round(ms));
+
+/** GenerateCode `calls` times for one label, spread round-robin over the replicas; the OK answers and the rest. */
+async function roundRobin(replicas: Replicas, label: string, principal: string, calls: number) {
+  let ok = 0;
+  const refusals: string[] = [];
+  for (let i = 0; i < calls; i++) {
+    const client = replicas.clients[i % replicas.clients.length] as TotpClient;
+    const answer = await codeOrError(client, label, principal);
+    if (answer.code !== undefined) ok++;
+    else refusals.push(answer.error ?? "");
+  }
+  return { ok, refusals };
+}
+
+describe("three replicas on one OpenBao, without Redis: the freshness check bounds revocation", () => {
+  let pki: TestPki;
+  let vault: Vault;
+  let kv: Replicas;
+  let totp: Replicas;
+  beforeAll(async () => {
+    pki = await makeTestPki([...CLIENT_NAMES]);
+    vault = await startVault();
+    await vault.enableTotp();
+    kv = await startReplicas(pki, 3, vaultEnv(vault));
+    totp = await startReplicas(pki, 2, vaultEnv(vault, "vault-totp"));
+  });
+  afterAll(async () => {
+    await kv?.stop();
+    await totp?.stop();
+    await vault?.stop();
+    await pki?.cleanup();
+  });
+
+  it("vault-kv: after a delete or an overwrite on one replica, the others stop serving the old seed", async () => {
+    const { deleteMs, overwriteMs } = await measureRevocation(kv, "telegram:2001");
+    console.log(
+      `revocation without Redis (vault-kv, freshness 500 ms): delete seen after ${round(deleteMs)} ms, ` +
+        `overwrite after ${round(overwriteMs)} ms`,
+    );
+  });
+
+  it("vault-totp: the same through the label's metadata entry", async () => {
+    const { deleteMs, overwriteMs } = await measureRevocation(totp, "telegram:2002");
+    console.log(
+      `revocation without Redis (vault-totp, freshness 500 ms): delete seen after ${round(deleteMs)} ms, ` +
+        `overwrite after ${round(overwriteMs)} ms`,
+    );
+  });
+
+  it("counts limits per process: each replica gives its own allowance", async () => {
+    // Not shared without Redis, as the README says: L per replica.
+    const limited = await startReplicas(pki, 2, { ...vaultEnv(vault), TOTP_RATE_CODES_PER_LABEL: "3" });
+    try {
+      await limited.clients[0]?.registerSeed({
+        label: "own",
+        onBehalfOf: "telegram:2003",
+        otpauthUri: uriOf(newSecret()),
+      });
+      const { ok } = await roundRobin(limited, "own", "telegram:2003", 8);
+      expect(ok).toBe(6);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe("three replicas on one OpenBao sharing a Redis with a password", () => {
+  let pki: TestPki;
+  let vault: Vault;
+  let redis: RedisServer;
+  let replicas: Replicas;
+  beforeAll(async () => {
+    pki = await makeTestPki([...CLIENT_NAMES]);
+    vault = await startVault();
+    redis = await startRedis({ password: newSecret(10) });
+    replicas = await startReplicas(pki, 3, {
+      ...vaultEnv(vault),
+      TOTP_REDIS_URL: redis.url,
+      TOTP_RATE_CODES_PER_LABEL: String(CODES_PER_LABEL),
+    });
+    for (const core of replicas.cores) await core.process.waitForOutput(/Redis available/, 10_000);
+  });
+  afterAll(async () => {
+    await replicas?.stop();
+    await redis?.stop();
+    await vault?.stop();
+    await pki?.cleanup();
+  });
+
+  it("drops a deleted or overwritten seed on every replica as soon as the invalidation arrives", async () => {
+    const { deleteMs, overwriteMs } = await measureRevocation(replicas, "telegram:3001");
+    console.log(
+      `revocation with Redis (vault-kv): delete seen after ${round(deleteMs)} ms, overwrite after ${round(overwriteMs)} ms`,
+    );
+  });
+
+  it("gives a principal its per-label limit once across the three replicas, calls round-robin", async () => {
+    const principal = "telegram:3002";
+    await replicas.clients[0]?.registerSeed({
+      label: "shared-limit",
+      onBehalfOf: principal,
+      otpauthUri: uriOf(newSecret()),
+    });
+    const { ok, refusals } = await roundRobin(replicas, "shared-limit", principal, 3 * CODES_PER_LABEL + 3);
+    console.log(`shared limit ${CODES_PER_LABEL}/min over 3 replicas: ${ok} OK of ${3 * CODES_PER_LABEL + 3} calls`);
+    expect(ok).toBeGreaterThanOrEqual(CODES_PER_LABEL);
+    expect(ok).toBeLessThanOrEqual(CODES_PER_LABEL + 2);
+    expect(new Set(refusals)).toEqual(new Set(["RESOURCE_EXHAUSTED"]));
+  });
+
+  it("keeps serving with per-process limits while Redis is down, says so once, and shares again once it is back", async () => {
+    const principal = "telegram:3003";
+    await replicas.clients[0]?.registerSeed({ label: "outage", onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+    await redis.halt();
+
+    // No call fails for want of Redis: each replica counts the label's limit on its own, L each.
+    const calls = 3 * CODES_PER_LABEL + 3;
+    const during = await roundRobin(replicas, "outage", principal, calls);
+    expect(during.ok).toBe(3 * CODES_PER_LABEL);
+    expect(new Set(during.refusals)).toEqual(new Set(["RESOURCE_EXHAUSTED"]));
+    for (const [i, port] of replicas.metricsPorts.entries()) {
+      const samples = await metricsOf(port);
+      expect(samples.get("totp_redis_up")).toBe(0);
+      expect(samples.get("totp_redis_fallback_total")).toBeGreaterThanOrEqual(calls / 3);
+      const stdout = replicas.cores[i]?.process.stdout ?? "";
+      expect(stdout.match(/Redis unavailable/g)).toHaveLength(1);
+    }
+
+    await redis.start();
+    for (const port of replicas.metricsPorts) {
+      await msUntil(
+        performance.now(),
+        async () => ({ code: String((await metricsOf(port)).get("totp_redis_up")), at: 0 }),
+        (answer) => answer.code === "1",
+      );
+    }
+    await replicas.clients[0]?.registerSeed({ label: "after", onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+    const after = await roundRobin(replicas, "after", principal, calls);
+    expect(after.ok).toBeGreaterThanOrEqual(CODES_PER_LABEL);
+    expect(after.ok).toBeLessThanOrEqual(CODES_PER_LABEL + 2);
+    for (const core of replicas.cores) expect(core.process.stdout.match(/Redis available/g)).toHaveLength(2);
+  });
+});
+
+describe("Redis as an option, not a dependency", () => {
+  let pki: TestPki;
+  let vault: Vault;
+  beforeAll(async () => {
+    pki = await makeTestPki([...CLIENT_NAMES]);
+    vault = await startVault();
+  });
+  afterAll(async () => {
+    await vault?.stop();
+    await pki?.cleanup();
+  });
+
+  it("starts when the configured Redis does not answer, says so in one line, and serves", async () => {
+    const nobody = await freePort();
+    const replicas = await startReplicas(pki, 1, {
+      ...vaultEnv(vault),
+      TOTP_REDIS_URL: `redis://:pw@127.0.0.1:${nobody}`,
+    });
+    try {
+      const [core] = replicas.cores as [RunningCore];
+      const lines = core.process.stdout.split("\n").filter((line) => /Redis/.test(line));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/Redis unreachable at start: rate limits are per process until it answers/);
+      expect(lines[0]).toContain(`127.0.0.1:${nobody}`);
+      expect(lines[0]).not.toContain(":pw@");
+      await replicas.clients[0]?.registerSeed({
+        label: "works",
+        onBehalfOf: "telegram:4001",
+        otpauthUri: uriOf(newSecret()),
+      });
+      expect((await codeOrError(replicas.clients[0] as TotpClient, "works", "telegram:4001")).code).toMatch(/^\d{6}$/);
+      expect((await metricsOf(replicas.metricsPorts[0] ?? 0)).get("totp_redis_up")).toBe(0);
+    } finally {
+      await replicas.stop();
+    }
+  });
+
+  it("speaks TLS to a rediss:// URL with TOTP_REDIS_CA_FILE", async () => {
+    const redis = await startRedis({
+      tls: { certPath: pki.server.certPath, keyPath: pki.server.keyPath, caPath: pki.caPath },
+    });
+    const replicas = await startReplicas(pki, 1, {
+      ...vaultEnv(vault),
+      TOTP_REDIS_URL: redis.url,
+      TOTP_REDIS_CA_FILE: pki.caPath,
+    });
+    try {
+      await replicas.cores[0]?.process.waitForOutput(/Redis available/, 10_000);
+      expect((await metricsOf(replicas.metricsPorts[0] ?? 0)).get("totp_redis_up")).toBe(1);
+    } finally {
+      await replicas.stop();
+      await redis.stop();
+    }
+  });
+});
