@@ -13,11 +13,13 @@ function committedSources(): string[] {
     cwd: root,
     encoding: "utf8",
   });
-  return listed
-    .split("\0")
-    .filter(Boolean)
-    // This file's own examples are the check's fixtures, not reads.
-    .filter((file) => !file.endsWith("package-lock.json") && !file.includes("/data/") && file !== SELF);
+  return (
+    listed
+      .split("\0")
+      .filter(Boolean)
+      // This file's own examples are the check's fixtures, not reads.
+      .filter((file) => !file.endsWith("package-lock.json") && !file.includes("/data/") && file !== SELF)
+  );
 }
 
 /**
