@@ -2,7 +2,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts", "services/*/test/**/*.test.ts", "deploy/helm/test/**/*.test.ts", "test/**/*.test.ts"],
+    include: [
+      "packages/*/test/**/*.test.ts",
+      "services/*/test/**/*.test.ts",
+      "deploy/helm/test/**/*.test.ts",
+      "test/**/*.test.ts",
+    ],
     // Tests start real servers (OpenBao, totp-core, kube-apiserver): these bounds only stop a hang, they time nothing.
     testTimeout: 120_000,
     hookTimeout: 180_000,
