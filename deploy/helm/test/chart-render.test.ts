@@ -248,7 +248,14 @@ describe.each(Object.keys(VALUE_SETS) as ValueSet[])("the chart rendered with %s
         }
         env[variable] = join(root, value);
         await mkdir(dirname(env[variable] as string), { recursive: true });
-        await writeFile(env[variable] as string, variable === "TOTP_POLICY_FILE" ? "" : "placeholder\n");
+        // Each file as the Secret would hold it: the Redis URL is a URL, the rest opaque text.
+        const content =
+          variable === "TOTP_POLICY_FILE"
+            ? ""
+            : variable === "TOTP_REDIS_URL_FILE"
+              ? "redis://redis:6379\n"
+              : "placeholder\n";
+        await writeFile(env[variable] as string, content);
       }
       const config = loadConfig(env);
       expect(config.store.kind).toBe(values.core.store);
