@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { CHART_DIR, helm, KUBE_VERSION, NAMESPACE, templateArgs, VALUE_SETS, valuesFile } from "./renderChart.js";
+import { CHART_DIR, chartArgs, helm, templateArgs, VALUE_SETS } from "./renderChart.js";
 
 const chartFile = (name: string) => readFileSync(`${CHART_DIR}${name}`, "utf8");
 const rootPackage = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8"));
@@ -24,16 +24,7 @@ describe("the chart's metadata", () => {
   });
 
   it.each(Object.entries(VALUE_SETS))("passes helm lint --strict with %s", async (_set, files) => {
-    const run = await helm([
-      "lint",
-      "--strict",
-      CHART_DIR,
-      "--namespace",
-      NAMESPACE,
-      "--kube-version",
-      KUBE_VERSION,
-      ...files.flatMap((file) => ["--values", valuesFile(file)]),
-    ]);
+    const run = await helm(["lint", "--strict", ...chartArgs(files)]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain("0 chart(s) failed");
     expect(run.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);

@@ -44,11 +44,9 @@ export async function helm(args: readonly string[]): Promise<HelmRun> {
   return { code, stdout: child.stdout, stderr: child.stderr };
 }
 
-/** `helm template` arguments for a value set plus extra `--set` pairs. */
-export function templateArgs(files: readonly string[], sets: readonly string[] = []): string[] {
+/** The chart, namespace, Kubernetes version and value set that `helm lint` and `helm template` both take. */
+export function chartArgs(files: readonly string[], sets: readonly string[] = []): string[] {
   return [
-    "template",
-    RELEASE,
     CHART_DIR,
     "--namespace",
     NAMESPACE,
@@ -57,6 +55,11 @@ export function templateArgs(files: readonly string[], sets: readonly string[] =
     ...files.flatMap((file) => ["--values", valuesFile(file)]),
     ...sets.flatMap((set) => ["--set", set]),
   ];
+}
+
+/** `helm template` arguments for a value set plus extra `--set` pairs. */
+export function templateArgs(files: readonly string[], sets: readonly string[] = []): string[] {
+  return ["template", RELEASE, ...chartArgs(files, sets)];
 }
 
 /** The manifests `helm template` renders (the test hook included); fails the test with helm's message. */
