@@ -63,7 +63,7 @@ export interface SeenMessage {
 export interface RequestRecord {
   method: string;
   params: Record<string, unknown>;
-  /** 0 while the call is still held (a long poll). */
+  /** 0 while the call is still held (a long poll); 499 when the client closed it before the answer. */
   status: number;
   description?: string;
   /** "http" for a call, "webhook" for a method the bot returned in its webhook answer. */
@@ -786,6 +786,11 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
         throw BotApiError.badRequest(`method ${method} is not implemented by the test server`);
       }
       const result = await handler(params, signal);
+      // A held poll the client gave up on (telegraf's stop aborts it): nobody reads this answer.
+      if (signal.aborted) {
+        record(499, params, "client closed the request");
+        return { status: 499, body: { ok: true, result } };
+      }
       record(200, params);
       return { status: 200, body: { ok: true, result } };
     } catch (error) {
