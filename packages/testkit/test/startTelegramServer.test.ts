@@ -74,6 +74,7 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
     const reply = await botReply(tg, alice.id);
     expect(reply).toMatchObject({ text: "hi Alice", protectContent: true, deleted: false, edits: 0 });
     expect(tg.chat(alice.id)[0]).toMatchObject({ messageId: sent, from: "user", text: "/hello" });
+    await tg.waitFor(() => pollsSoFar(tg) === 2 && tg.requests.at(-1)?.status === 0, { what: "the next held poll" });
     bot.stop();
     await stopped;
     const calls = tg.requests.map((request) => request.method);
