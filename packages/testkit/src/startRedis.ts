@@ -22,6 +22,10 @@ export interface RedisServer {
   halt(): Promise<void>;
   /** Starts a halted server again on the same port. */
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing, as a hung Redis does. */
+  freeze(): void;
+  /** SIGCONT: a frozen server answers again, its data intact. */
+  thaw(): void;
   /** Stops the server and removes its folder; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -97,6 +101,8 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       await handle?.stop();
     },
     start: launch,
+    freeze: () => handle?.kill("SIGSTOP"),
+    thaw: () => handle?.kill("SIGCONT"),
     stop,
   };
 }
