@@ -18,6 +18,8 @@ export interface RedisServer {
   /** redis://[:password@]127.0.0.1:<port>, or rediss:// with TLS. */
   readonly url: string;
   readonly port: number;
+  /** The running server's process id (the benchmark charges its CPU to the row that uses it). */
+  readonly pid: number | undefined;
   /** Stops the server but keeps its port (an outage); `start` brings it back, empty. */
   halt(): Promise<void>;
   /** Starts a halted server again on the same port. */
@@ -97,6 +99,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   return {
     url: `${tls ? "rediss" : "redis"}://${auth}127.0.0.1:${port}`,
     port,
+    get pid() {
+      return handle?.pid;
+    },
     async halt() {
       await handle?.stop();
     },
