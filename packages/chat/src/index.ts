@@ -1,3 +1,15 @@
+export {
+  ConfigError,
+  configErrorFrom,
+  type Env,
+  type HostPort,
+  parseHostPort,
+  presentEnv,
+  readConfiguredFile,
+  type SchemaIssues,
+  secretFromEnv,
+  totpClientConfig,
+} from "./botConfig.js";
 export { actionCommand, decodeAction, encodeAction, MAX_ACTION_BYTES } from "./actionData.js";
 export type {
   ChatAction,
@@ -14,8 +26,10 @@ export { decodeQrImage, ImageError } from "./decodeQrImage.js";
 export { errorReply } from "./errorReply.js";
 export { handleAction } from "./handleAction.js";
 export { handleImage } from "./handleImage.js";
+export { notAllowedReply } from "./helpReply.js";
 export { handleMessage } from "./handleMessage.js";
 export { isLabel, labelProblem, MAX_LABEL_LENGTH } from "./labelRule.js";
 export { looksLikeSeed } from "./looksLikeSeed.js";
 export { type ChatCommand, parseCommand } from "./parseCommand.js";
 export { principalOf } from "./principalOf.js";
+export { type HealthServer, type ReadinessCheck, startHealthServer } from "./startHealthServer.js";
