@@ -1,3 +1,4 @@
+export { actionCommand, decodeAction, encodeAction, MAX_ACTION_BYTES } from "./actionData.js";
 export {
   ConfigError,
   configErrorFrom,
@@ -10,7 +11,6 @@ export {
   secretFromEnv,
   totpClientConfig,
 } from "./botConfig.js";
-export { actionCommand, decodeAction, encodeAction, MAX_ACTION_BYTES } from "./actionData.js";
 export type {
   ChatAction,
   ChatButton,
@@ -26,8 +26,8 @@ export { decodeQrImage, ImageError } from "./decodeQrImage.js";
 export { errorReply } from "./errorReply.js";
 export { handleAction } from "./handleAction.js";
 export { handleImage } from "./handleImage.js";
-export { notAllowedReply } from "./helpReply.js";
 export { handleMessage } from "./handleMessage.js";
+export { notAllowedReply } from "./helpReply.js";
 export { isLabel, labelProblem, MAX_LABEL_LENGTH } from "./labelRule.js";
 export { looksLikeSeed } from "./looksLikeSeed.js";
 export { type ChatCommand, parseCommand } from "./parseCommand.js";

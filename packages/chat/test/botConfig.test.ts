@@ -28,7 +28,9 @@ describe("the bots' shared configuration pieces", () => {
     expect(() => secretFromEnv({ TOKEN: "a", TOKEN_FILE: file }, "TOKEN")).toThrow(
       /^TOKEN and TOKEN_FILE are both set/,
     );
-    expect(() => secretFromEnv({ TOKEN_FILE: join(dir, "missing") }, "TOKEN")).toThrow(/^TOKEN_FILE: cannot read .*ENOENT/);
+    expect(() => secretFromEnv({ TOKEN_FILE: join(dir, "missing") }, "TOKEN")).toThrow(
+      /^TOKEN_FILE: cannot read .*ENOENT/,
+    );
     const empty = join(dir, "empty");
     await writeFile(empty, "\n");
     expect(() => secretFromEnv({ TOKEN_FILE: empty }, "TOKEN")).toThrow(/^TOKEN_FILE: .* is empty/);
