@@ -5,11 +5,12 @@ import {
   handleImage,
   handleMessage,
   looksLikeSeed,
+  notAllowedReply,
 } from "@totp-custody/chat";
 import type { Logger } from "pino";
 import { type Telegram, TelegramError } from "telegraf";
 import type { CodeExpiry } from "./CodeExpiry.js";
-import { type Deletion, renderNotAllowed, renderReply, type TelegramMessage } from "./renderReply.js";
+import { type Deletion, renderReply, type TelegramMessage } from "./renderReply.js";
 import type { BotInput, Place } from "./routeUpdate.js";
 import { untilCoreAnswers } from "./untilCoreAnswers.js";
 import { withTelegramRetry } from "./withTelegramRetry.js";
@@ -120,7 +121,7 @@ export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<v
   const { ctx, place } = input;
   if (deps.allowedUsers !== undefined && !deps.allowedUsers.has(ctx.userId)) {
     deps.log.info({ userId: ctx.userId }, "user not in TELEGRAM_ALLOWED_USERS; refused");
-    const refusal = renderNotAllowed(ctx.userId);
+    const refusal = renderReply(notAllowedReply(ctx));
     if (input.kind === "action") {
       await call(deps, "answerCallbackQuery", () =>
         deps.telegram.answerCbQuery(input.queryId, refusal.text.slice(0, 200), { show_alert: true }),

@@ -1,5 +1,17 @@
-import { readFileSync } from "node:fs";
+import {
+  ConfigError,
+  configErrorFrom,
+  type Env,
+  type HostPort,
+  parseHostPort,
+  presentEnv,
+  secretFromEnv,
+  totpClientConfig,
+} from "@totp-custody/chat";
+import type { TotpClientOptions } from "@totp-custody/client";
 import { z } from "zod";
+
+export { ConfigError, type HostPort };
 
 /**
  * The Telegram bot's whole configuration, read from the environment once at start. Every problem names its
@@ -9,7 +21,7 @@ export interface Config {
   token: string;
   /** The Bot API root, ending in `/` so that telegraf keeps a path prefix (it resolves `./bot<token>/...` on it). */
   apiRoot: string;
-  totp: { address: string; ca: Buffer; cert: Buffer; key: Buffer };
+  totp: TotpClientOptions;
   /** Webhook mode when set; long polling when undefined. */
   webhook: WebhookConfig | undefined;
   /** Telegram user ids allowed to use the bot; undefined: everyone. */
@@ -28,69 +40,22 @@ export interface WebhookConfig {
   secret: string;
 }
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** A configuration problem; its message names the variable. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
-
-type Env = Record<string, string | undefined>;
-
 export const DEFAULT_API_ROOT = "https://api.telegram.org/";
 export const DEFAULT_WEBHOOK_LISTEN: HostPort = { host: "0.0.0.0", port: 8080 };
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, for example 0.0.0.0:8080")
-  .transform((text, ctx): HostPort => {
-    const at = text.lastIndexOf(":");
-    const port = Number(text.slice(at + 1));
-    if (port > 65535) ctx.addIssue({ code: "custom", message: "port must be 0 to 65535" });
-    return { host: text.slice(0, at).replace(/^\[|\]$/g, ""), port };
-  });
-
-const path = z.string().min(1);
-
 const schema = z.object({
   TELEGRAM_API_ROOT: z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }).optional(),
-  TOTP_ADDR: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port of totp-core"),
-  TOTP_TLS_CERT: path,
-  TOTP_TLS_KEY: path,
-  TOTP_TLS_CA: path,
   TELEGRAM_WEBHOOK_URL: z
     .url({ protocol: /^https?$/, error: "expected the public https:// URL of the webhook" })
     .optional(),
-  TELEGRAM_WEBHOOK_LISTEN: hostPort.optional(),
+  TELEGRAM_WEBHOOK_LISTEN: z.string().optional(),
   TELEGRAM_ALLOWED_USERS: z
     .string()
     .regex(/^\s*\d+\s*(,\s*\d+\s*)*,?\s*$/, "expected comma-separated Telegram user ids, for example 12345,67890")
     .optional(),
-  BOT_HEALTH_LISTEN: hostPort.optional(),
+  BOT_HEALTH_LISTEN: z.string().optional(),
   TELEGRAM_EXPIRED_CODES: z.enum(["delete", "edit"]).default("delete"),
 });
-
-/** Reads a secret from NAME, or from the file named by NAME_FILE (Kubernetes Secret mounts). */
-export function secretFromEnv(env: Env, name: string): string | undefined {
-  const direct = env[name];
-  const file = env[`${name}_FILE`];
-  if (direct && file) throw new ConfigError(`${name} and ${name}_FILE are both set: keep one`);
-  if (direct) return direct.trim();
-  if (!file) return undefined;
-  return readConfigured(`${name}_FILE`, file).toString("utf8").trim();
-}
-
-function readConfigured(variable: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "error";
-    throw new ConfigError(`${variable}: cannot read ${file} (${code})`, { cause: err });
-  }
-}
 
 /** The root as telegraf needs it: a path prefix is kept only when it ends in `/`. */
 function apiRootOf(text: string | undefined): string {
@@ -125,7 +90,10 @@ function webhookOf(env: Env, v: z.infer<typeof schema>): WebhookConfig | undefin
   return {
     url: v.TELEGRAM_WEBHOOK_URL,
     path: url.pathname,
-    listen: v.TELEGRAM_WEBHOOK_LISTEN ?? DEFAULT_WEBHOOK_LISTEN,
+    listen:
+      v.TELEGRAM_WEBHOOK_LISTEN === undefined
+        ? DEFAULT_WEBHOOK_LISTEN
+        : parseHostPort("TELEGRAM_WEBHOOK_LISTEN", v.TELEGRAM_WEBHOOK_LISTEN),
     secret,
   };
 }
@@ -142,7 +110,7 @@ function allowedUsersOf(text: string | undefined): ReadonlySet<string> | undefin
 /** Validates the environment once; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   // Empty strings mean "unset", as a Kubernetes env entry with an empty value would.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const present = presentEnv(env);
   const token = secretFromEnv(present, "TELEGRAM_BOT_TOKEN");
   if (token === undefined) {
     throw new ConfigError("TELEGRAM_BOT_TOKEN: required (from @BotFather), or set TELEGRAM_BOT_TOKEN_FILE");
@@ -151,25 +119,16 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("TELEGRAM_BOT_TOKEN: expected <bot id>:<secret> as @BotFather gives it");
   }
   const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue?.path[0] ?? "environment");
-    const message = issue?.code === "invalid_type" && present[name] === undefined ? "required" : issue?.message;
-    throw new ConfigError(`${name}: ${message}`);
-  }
+  if (!parsed.success) throw configErrorFrom(parsed.error, present);
   const v = parsed.data;
   return {
     token,
     apiRoot: apiRootOf(v.TELEGRAM_API_ROOT),
-    totp: {
-      address: v.TOTP_ADDR,
-      ca: readConfigured("TOTP_TLS_CA", v.TOTP_TLS_CA),
-      cert: readConfigured("TOTP_TLS_CERT", v.TOTP_TLS_CERT),
-      key: readConfigured("TOTP_TLS_KEY", v.TOTP_TLS_KEY),
-    },
+    totp: totpClientConfig(present),
     webhook: webhookOf(present, v),
     allowedUsers: allowedUsersOf(v.TELEGRAM_ALLOWED_USERS),
-    healthListen: v.BOT_HEALTH_LISTEN,
+    healthListen:
+      v.BOT_HEALTH_LISTEN === undefined ? undefined : parseHostPort("BOT_HEALTH_LISTEN", v.BOT_HEALTH_LISTEN),
     expiredCodes: v.TELEGRAM_EXPIRED_CODES,
   };
 }

@@ -90,12 +90,3 @@ export function renderExpired(label: string): TelegramMessage {
     reply_markup: { inline_keyboard: [[{ text: "Refresh", callback_data: encodeAction({ kind: "refresh", label }) }]] },
   };
 }
-
-/** For a user not in TELEGRAM_ALLOWED_USERS; totp-core is not asked. */
-export function renderNotAllowed(userId: string): TelegramMessage {
-  const message = new MessageBuilder();
-  message.add("Sorry, this bot is not open to you. If you should have access, ask its operator to add your user id ");
-  message.add(userId, "code");
-  message.add(".");
-  return { text: message.text, entities: message.entities };
-}

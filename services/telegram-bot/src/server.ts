@@ -1,18 +1,17 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { errorReply, principalOf } from "@totp-custody/chat";
+import { errorReply, type HealthServer, type HostPort, principalOf, startHealthServer } from "@totp-custody/chat";
 import { createTotpClient } from "@totp-custody/client";
 import type { Logger } from "pino";
 import { Telegraf, TelegramError } from "telegraf";
 import type { BotCommand } from "telegraf/types";
 import { answerUpdate } from "./answerUpdate.js";
 import { CodeExpiry } from "./CodeExpiry.js";
-import { CoreHealth } from "./checkCoreHealth.js";
-import type { Config, HostPort } from "./config.js";
+import type { Config } from "./config.js";
+import { withoutToken } from "./logger.js";
 import { renderExpired, renderReply } from "./renderReply.js";
 import { routeUpdate } from "./routeUpdate.js";
-import { type HealthServer, startHealthServer } from "./startHealthServer.js";
 import { withTelegramRetry } from "./withTelegramRetry.js";
 
 export interface RunningBot {
@@ -55,7 +54,6 @@ function listen(server: Server, at: HostPort): Promise<number> {
 /** Wires the bot from a validated configuration and starts taking updates (long polling, or the webhook). */
 export async function startBot(config: Config, log: Logger, options: BotOptions = {}): Promise<RunningBot> {
   const client = createTotpClient({ ...config.totp });
-  const coreHealth = new CoreHealth(config.totp);
   const bot = new Telegraf(config.token, {
     // Every method a real call: with webhook replies, deleteMessage would go out in the HTTP answer and the bot could
     // not tell the user whether their seed message is gone.
@@ -114,12 +112,18 @@ export async function startBot(config: Config, log: Logger, options: BotOptions 
   let health: HealthServer | undefined;
   if (config.healthListen) {
     health = await startHealthServer(config.healthListen, {
-      telegram: () =>
-        bot.telegram.getMe().then(
-          () => true,
-          () => false,
-        ),
-      core: () => coreHealth.serving(),
+      telegram: async () => {
+        try {
+          await bot.telegram.getMe();
+        } catch (err) {
+          // A failed fetch names the URL, and the URL holds the token: the reason goes out without it.
+          throw new Error(`getMe failed: ${withoutToken(err instanceof Error ? err.message : String(err))}`);
+        }
+      },
+      "totp-core": async () => {
+        const status = await client.checkHealth({ deadlineMs: 2000 });
+        if (status !== "SERVING") throw new Error(`health is ${status}`);
+      },
     });
   }
 
@@ -163,7 +167,6 @@ export async function startBot(config: Config, log: Logger, options: BotOptions 
       await Promise.all([...inHand]);
       await expiry.flush();
       await health?.close();
-      coreHealth.close();
       client.close();
     },
   };
