@@ -7,13 +7,12 @@ import { retryDelayMs, withTelegramRetry } from "../src/withTelegramRetry.js";
 
 const tooMany = (retryAfter: number) =>
   new TelegramError({
-    ok: false,
     error_code: 429,
     description: `Too Many Requests: retry after ${retryAfter}`,
     parameters: { retry_after: retryAfter },
   });
 const badRequest = () =>
-  new TelegramError({ ok: false, error_code: 400, description: "Bad Request: message to delete not found" });
+  new TelegramError({ error_code: 400, description: "Bad Request: message to delete not found" });
 
 describe("withTelegramRetry", () => {
   it("waits out a 429 for its retry_after, then repeats the call", async () => {
@@ -45,7 +44,7 @@ describe("withTelegramRetry", () => {
   });
 
   it("backs off after a 5xx, and leaves other errors alone", () => {
-    const unavailable = new TelegramError({ ok: false, error_code: 502, description: "Bad Gateway" });
+    const unavailable = new TelegramError({ error_code: 502, description: "Bad Gateway" });
     expect(retryDelayMs(unavailable, 1)).toBe(500);
     expect(retryDelayMs(unavailable, 3)).toBe(2000);
     expect(retryDelayMs(new Error("socket hang up"), 1)).toBeUndefined();
