@@ -1,33 +1,34 @@
 export interface EventuallyOptions {
-  /** Only stops a hang; never an assertion about speed. Default 10 s. */
+  /** A bound against hangs, not a timing requirement. Default 10 s. */
   timeoutMs?: number;
-  /** What is awaited, for the error: "the bot's reply". */
+  /** What is awaited, as the failure names it. */
   what?: string;
-  intervalMs?: number;
 }
 
+const POLL_MS = 50;
+
 /**
- * Calls `probe` until it returns a truthy value (which is returned) without throwing; on time out, throws naming
- * `what` and the last error the probe threw.
+ * Polls `probe` until it returns a truthy value, which it returns. A probe that throws counts as "not yet"; when time
+ * runs out the error names `what` and carries the probe's last error.
  */
 export async function eventually<T>(
-  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  probe: () => T | Promise<T>,
   options: EventuallyOptions = {},
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  let last: unknown;
+): Promise<NonNullable<T>> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
     try {
       const value = await probe();
-      if (value) return value;
-      last = undefined;
+      if (value) return value as NonNullable<T>;
     } catch (error) {
-      last = error;
+      lastError = error;
     }
-    if (Date.now() >= deadline) {
-      const cause = last instanceof Error ? `: ${last.message}` : "";
-      throw new Error(`timed out waiting for ${options.what ?? "a condition"}${cause}`, { cause: last });
+    if (Date.now() > deadline) {
+      const cause = lastError instanceof Error ? `: ${lastError.message}` : "";
+      throw new Error(`timed out waiting for ${options.what ?? "a condition"} after ${timeoutMs} ms${cause}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

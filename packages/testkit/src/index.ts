@@ -35,7 +35,7 @@ export { FormatError, type FormattedText, parseFormattedText } from "./telegram/
 export {
   type CallbackAnswer,
   type RequestRecord,
-  type SeenMessage,
+  type SeenMessage as TelegramSeenMessage,
   startTelegramServer,
   type TelegramFault,
   type TelegramServer,
@@ -61,3 +61,17 @@ export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";
 export { vaultRequest } from "./vaultRequest.js";
+export { startZulipServer } from "./zulip/startZulipServer.js";
+export type {
+  MessageDeletionPolicy,
+  QueueInfo,
+  RequestLogEntry,
+  SeenConversation,
+  SeenMessage,
+  SeenWhere,
+  UserRef,
+  WebhookDelivery,
+  ZulipServer,
+  ZulipServerOptions,
+  ZulipUser,
+} from "./zulip/ZulipTypes.js";

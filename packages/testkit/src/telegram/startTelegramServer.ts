@@ -1027,8 +1027,8 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
         settledWaiters.add(done);
       });
     },
-    waitFor(probe, waitOptions) {
-      return eventually(probe, waitOptions);
+    async waitFor<T>(probe: () => T | undefined | null | false, waitOptions?: EventuallyOptions): Promise<T> {
+      return (await eventually(probe, waitOptions)) as T;
     },
     async close() {
       if (closed) return;
