@@ -32,15 +32,15 @@ export {
   type Vault,
 } from "./startVault.js";
 export { FormatError, type FormattedText, parseFormattedText } from "./telegram/parseFormattedText.js";
-export {
-  type CallbackAnswer,
-  type RequestRecord,
-  type SeenMessage as TelegramSeenMessage,
-  startTelegramServer,
-  type TelegramFault,
-  type TelegramServer,
-  type TelegramServerOptions,
-} from "./telegram/startTelegramServer.js";
+export { startTelegramServer } from "./telegram/startTelegramServer.js";
+export type {
+  CallbackAnswer,
+  RequestRecord,
+  SeenMessage as TelegramSeenMessage,
+  TelegramFault,
+  TelegramServer,
+  TelegramServerOptions,
+} from "./telegram/TelegramServer.js";
 export type {
   TgBotCommand,
   TgCallbackQuery,

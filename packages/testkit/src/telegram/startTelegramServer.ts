@@ -1,15 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type EventuallyOptions, eventually } from "../eventually.js";
 import { BotApiError } from "./BotApiError.js";
 import { checkEntities } from "./checkEntities.js";
 import { checkInlineKeyboard } from "./checkInlineKeyboard.js";
+import { commandEntities } from "./commandEntities.js";
 import { decodeBotApiParams } from "./decodeBotApiParams.js";
+import { hideSpoilers } from "./hideSpoilers.js";
 import { FormatError, parseFormattedText } from "./parseFormattedText.js";
 import { BodyError, parseRequestBody } from "./parseRequestBody.js";
 import { jpegDimensions, photoSizes } from "./photoSizes.js";
+import { postJson } from "./postJson.js";
+import type {
+  CallbackAnswer,
+  RequestRecord,
+  SeenMessage,
+  TelegramFault,
+  TelegramServer,
+  TelegramServerOptions,
+} from "./TelegramServer.js";
 import type {
   TgBotCommand,
   TgCallbackQuery,
@@ -24,99 +34,9 @@ import type {
   TgUserFromGetMe,
   TgWebhookInfo,
 } from "./TelegramTypes.js";
+import { UpdateQueue } from "./UpdateQueue.js";
 import { UploadedFile } from "./UploadedFile.js";
 import { canonicalMethodName, type SpecViolation, validateBotApiRequest } from "./validateBotApiRequest.js";
-
-export interface TelegramServerOptions {
-  /** Default: a random "<botId>:<35 chars>" token. Any other token gets 401. */
-  token?: string;
-  /** The bot's getMe identity (privacy mode on by default: can_read_all_group_messages false). */
-  bot?: Partial<TgUserFromGetMe>;
-  /** Base backoff between webhook delivery retries (doubles per attempt, at most 2 s). Default 100 ms. */
-  webhookRetryDelayMs?: number;
-  /**
-   * Where an update for the webhook `url` is POSTed. Default: an https URL is reached over plain http at the same
-   * host and port, as behind the TLS ingress the bot runs behind (the test has no ingress).
-   */
-  webhookDeliveryUrl?: (url: string) => string;
-}
-
-export interface SeenMessage {
-  chatId: number;
-  messageId: number;
-  from: "bot" | "user";
-  /** Rendered plain text (text or caption, after parse_mode/entities). */
-  text: string;
-  /** `text` with every spoiler entity's content replaced by "░░░". */
-  visibleText: string;
-  entities: TgMessageEntity[];
-  buttons: { text: string; callback_data?: string; url?: string }[][];
-  protectContent: boolean;
-  deleted: boolean;
-  /** Successful edits (editMessageText, editMessageReplyMarkup...). */
-  edits: number;
-  photo?: TgPhotoSize[];
-  /** The Message object as the bot last saw it. */
-  raw: TgMessage;
-}
-
-export interface RequestRecord {
-  method: string;
-  params: Record<string, unknown>;
-  /** 0 while the call is still held (a long poll); 499 when the client closed it before the answer. */
-  status: number;
-  description?: string;
-  /** "http" for a call, "webhook" for a method the bot returned in its webhook answer. */
-  via: "http" | "webhook";
-  at: number;
-}
-
-export interface CallbackAnswer {
-  callback_query_id: string;
-  text?: string;
-  show_alert?: boolean;
-  url?: string;
-  cache_time?: number;
-}
-
-export interface TelegramFault {
-  /** Any method when absent; case-insensitive. */
-  method?: string;
-  /** 429 (default) or a 5xx. */
-  status?: 429 | 500 | 502 | 503;
-  /** Seconds, for 429 (default 1). */
-  retryAfter?: number;
-}
-
-export interface TelegramServer {
-  /** "http://127.0.0.1:<port>/": telegraf's `telegram.apiRoot`, or TELEGRAM_API_ROOT. */
-  readonly apiRoot: string;
-  readonly token: string;
-  readonly bot: TgUserFromGetMe;
-  createUser(options?: { first_name?: string; last_name?: string; username?: string; language_code?: string }): TgUser;
-  createChat(options: { type: "group" | "supergroup"; title?: string; members?: TgUser[] }): TgChat;
-  privateChat(user: TgUser): TgChat;
-  sendText(from: TgUser, text: string, options?: { chat?: TgChat; replyTo?: number }): number;
-  sendPhoto(from: TgUser, jpeg: Uint8Array, options?: { chat?: TgChat; caption?: string }): number;
-  pressButton(from: TgUser, chatId: number, messageId: number, button: { text?: string; data?: string }): string;
-  injectUpdate(update: Omit<TgUpdate, "update_id">): number;
-  chat(chatId: number): SeenMessage[];
-  message(chatId: number, messageId: number): SeenMessage | undefined;
-  readonly botMessages: SeenMessage[];
-  readonly callbackAnswers: CallbackAnswer[];
-  readonly commands: TgBotCommand[];
-  readonly requests: RequestRecord[];
-  readonly specViolations: SpecViolation[];
-  webhookInfo(): TgWebhookInfo;
-  failNext(count: number, fault?: TelegramFault): void;
-  postToWebhook(
-    update: TgUpdate | string,
-    options?: { secret?: string | null },
-  ): Promise<{ status: number; body: string }>;
-  settled(timeoutMs?: number): Promise<void>;
-  waitFor<T>(probe: () => T | undefined | null | false, options?: EventuallyOptions): Promise<T>;
-  close(): Promise<void>;
-}
 
 interface StoredMessage {
   raw: TgMessage;
@@ -130,11 +50,6 @@ interface StoredChat {
   members: Set<number>;
   messages: StoredMessage[];
   nextMessageId: number;
-}
-
-interface QueuedUpdate {
-  update: TgUpdate;
-  type: string;
 }
 
 interface HeldPoll {
@@ -157,14 +72,11 @@ type Handler = (params: Record<string, unknown>, signal: AbortSignal) => unknown
 const MAX_BODY_BYTES = 60 * 1024 * 1024;
 const MAX_TEXT = 4096;
 const MAX_CAPTION = 1024;
-// Without allowed_updates (or with []), Telegram sends every update type except these three.
-const OPT_IN_UPDATES = new Set(["chat_member", "message_reaction", "message_reaction_count"]);
-const SPOILER_MASK = "░░░";
 
 /**
  * Starts a local Telegram Bot API server on a free loopback port: the real HTTP protocol for one bot, chats with
- * test users, every request checked against the vendored Bot API spec. See /work notes: coord/telegram-server-api.md
- * describes the handle; the tests drive users through it and read what each user sees.
+ * test users, every request checked against the vendored Bot API spec (data/telegram-bot-api). Tests drive users
+ * through the handle and read what each user sees.
  */
 export async function startTelegramServer(options: TelegramServerOptions = {}): Promise<TelegramServer> {
   const botId = options.bot?.id ?? 7_000_001;
@@ -194,8 +106,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   const commandLists = new Map<string, TgBotCommand[]>();
   const faults: (Required<Pick<TelegramFault, "status" | "retryAfter">> & { method?: string; remaining: number })[] =
     [];
-  let queue: QueuedUpdate[] = [];
-  let nextUpdateId = 500_000_001;
+  const updates = new UpdateQueue();
   let nextUserId = 100_001;
   let nextGroupId = 1;
   let nextFileId = 1;
@@ -206,7 +117,6 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   let webhookGeneration = 0;
   let wakeDelivery: (() => void) | undefined;
   let closed = false;
-  const settledWaiters = new Set<() => void>();
 
   const now = () => Math.floor(Date.now() / 1000);
 
@@ -285,35 +195,12 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
 
   // ---- updates ----
 
-  const notifySettled = () => {
-    if (queue.length > 0) return;
-    for (const resolve of settledWaiters) resolve();
-    settledWaiters.clear();
-  };
-
   const enqueue = (update: Omit<TgUpdate, "update_id">): number => {
     if (closed) throw new Error("the Telegram test server is closed");
-    const type = Object.keys(update).find((key) => key !== "update_id") ?? "unknown";
-    const full = { update_id: nextUpdateId++, ...update } as TgUpdate;
-    queue.push({ update: full, type });
+    const full = updates.push(update);
     heldPoll?.wake();
     wakeDelivery?.();
     return full.update_id;
-  };
-
-  const confirmBelow = (offset: number) => {
-    queue = queue.filter((queued) => queued.update.update_id >= offset);
-    notifySettled();
-  };
-
-  const isAllowed = (type: string, allowed: string[] | undefined): boolean =>
-    allowed === undefined || allowed.length === 0 ? !OPT_IN_UPDATES.has(type) : allowed.includes(type);
-
-  // Updates of a type the bot did not ask for are never delivered: Telegram drops them.
-  const deliverable = (allowed: string[] | undefined, limit: number): TgUpdate[] => {
-    queue = queue.filter((queued) => isAllowed(queued.type, allowed));
-    notifySettled();
-    return queue.slice(0, limit).map((queued) => queued.update);
   };
 
   // ---- request handling ----
@@ -438,7 +325,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       }
       if (!/^https:\/\//i.test(url))
         throw BotApiError.badRequest("bad webhook: An HTTPS URL must be provided for webhook", true);
-      if (params.drop_pending_updates === true) confirmBelow(nextUpdateId);
+      if (params.drop_pending_updates === true) updates.dropAll();
       heldPoll?.terminate();
       webhook = {
         url,
@@ -453,7 +340,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     deleteWebhook: (params) => {
       webhook = undefined;
       wakeDelivery?.();
-      if (params.drop_pending_updates === true) confirmBelow(nextUpdateId);
+      if (params.drop_pending_updates === true) updates.dropAll();
       return true;
     },
     getWebhookInfo: () => webhookInfo(),
@@ -599,8 +486,8 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       );
     }
     const offset = (params.offset as number | undefined) ?? 0;
-    if (offset > 0) confirmBelow(offset);
-    else if (offset < 0) confirmBelow(queue.at(offset)?.update.update_id ?? 0);
+    if (offset > 0) updates.confirmBelow(offset);
+    else if (offset < 0) updates.keepLast(-offset);
     if (Array.isArray(params.allowed_updates)) allowedUpdates = params.allowed_updates as string[];
     const limit = Math.min(Math.max((params.limit as number | undefined) ?? 100, 1), 100);
     const timeoutMs = Math.max((params.timeout as number | undefined) ?? 0, 0) * 1000;
@@ -609,7 +496,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     heldPoll = undefined;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const batch = deliverable(allowedUpdates, limit);
+      const batch = updates.take(allowedUpdates, limit);
       if (batch.length > 0 || closed || signal.aborted || Date.now() >= deadline) return batch;
       const outcome = await new Promise<"wake" | "terminated">((resolve) => {
         const timer = setTimeout(() => finish("wake"), deadline - Date.now());
@@ -636,7 +523,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   const webhookInfo = (): TgWebhookInfo => ({
     url: webhook?.url ?? "",
     has_custom_certificate: false,
-    pending_update_count: queue.length,
+    pending_update_count: updates.pending,
     ...(webhook?.lastErrorDate === undefined ? {} : { last_error_date: webhook.lastErrorDate }),
     ...(webhook?.lastErrorMessage === undefined ? {} : { last_error_message: webhook.lastErrorMessage }),
     ...(webhook === undefined ? {} : { max_connections: webhook.maxConnections }),
@@ -644,35 +531,6 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   });
 
   // ---- webhook delivery ----
-
-  const postJson = (url: string, body: string, secret: string | undefined) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const target = new URL(url);
-      const send = target.protocol === "https:" ? httpsRequest : httpRequest;
-      const request = send(
-        target,
-        {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(body),
-            ...(secret === undefined ? {} : { "x-telegram-bot-api-secret-token": secret }),
-          },
-          timeout: 60_000,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("end", () =>
-            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-          );
-          response.on("error", reject);
-        },
-      );
-      request.on("timeout", () => request.destroy(new Error("timeout")));
-      request.on("error", reject);
-      request.end(body);
-    });
 
   const sleepUnlessWoken = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -690,7 +548,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     let failures = 0;
     const current = () => !closed && webhook?.generation === target.generation;
     while (current()) {
-      const [update] = deliverable(target.allowedUpdates, 1);
+      const [update] = updates.take(target.allowedUpdates, 1);
       if (update === undefined) {
         await sleepUnlessWoken(1000);
         continue;
@@ -706,7 +564,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       if (!current()) return;
       if (status >= 200 && status < 300) {
         failures = 0;
-        confirmBelow(update.update_id + 1);
+        updates.confirmBelow(update.update_id + 1);
         await runWebhookReply(body);
         continue;
       }
@@ -1013,19 +871,8 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       const secret = postOptions.secret === undefined ? webhook.secret : (postOptions.secret ?? undefined);
       return postJson(deliveryUrl(webhook.url), typeof update === "string" ? update : JSON.stringify(update), secret);
     },
-    async settled(timeoutMs = 10_000) {
-      if (queue.length === 0) return;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          settledWaiters.delete(done);
-          reject(new Error(`timed out waiting for the bot to take ${queue.length} update(s)`));
-        }, timeoutMs);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        settledWaiters.add(done);
-      });
+    settled(timeoutMs = 10_000) {
+      return updates.settled(timeoutMs);
     },
     async waitFor<T>(probe: () => T | undefined | null | false, waitOptions?: EventuallyOptions): Promise<T> {
       return (await eventually(probe, waitOptions)) as T;
@@ -1066,33 +913,4 @@ function statusText(status: number): string {
     503: "Service Unavailable",
   };
   return texts[status] ?? "Error";
-}
-
-// Telegram marks /commands (optionally /command@bot) at the start of a word as bot_command entities.
-function commandEntities(text: string): TgMessageEntity[] {
-  return [...text.matchAll(/(?<![\w/])\/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?/g)].map((match) => ({
-    type: "bot_command",
-    offset: match.index ?? 0,
-    length: match[0].length,
-  }));
-}
-
-function hideSpoilers(text: string, entities: readonly TgMessageEntity[]): string {
-  const ranges = entities
-    .filter((entity) => entity.type === "spoiler")
-    .map((entity) => [entity.offset, entity.offset + entity.length] as [number, number])
-    .sort((a, b) => a[0] - b[0]);
-  const merged: [number, number][] = [];
-  for (const range of ranges) {
-    const last = merged.at(-1);
-    if (last !== undefined && range[0] <= last[1]) last[1] = Math.max(last[1], range[1]);
-    else merged.push(range);
-  }
-  let out = "";
-  let position = 0;
-  for (const [start, end] of merged) {
-    out += text.slice(position, start) + SPOILER_MASK;
-    position = end;
-  }
-  return out + text.slice(position);
 }
