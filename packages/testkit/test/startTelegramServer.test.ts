@@ -337,6 +337,17 @@ describe("startTelegramServer with the real telegraf, methods", () => {
     const incoming = tg.sendText(kim, "JBSWY3DPEHPK3PXP");
     await expect(bot.telegram.deleteMessage(kim.id, incoming)).resolves.toBe(true);
     expect(tg.chat(kim.id).map((message) => message.deleted)).toEqual([true, true]);
+    // A reply to the deleted message is refused unless the bot allows sending without it, as Telegram does.
+    await expect(
+      bot.telegram.sendMessage(kim.id, "Seed saved", { reply_parameters: { message_id: incoming } }),
+    ).rejects.toMatchObject({ description: "Bad Request: message to be replied not found" });
+    const saved = await bot.telegram.sendMessage(kim.id, "Seed saved", {
+      reply_parameters: { message_id: incoming, allow_sending_without_reply: true },
+    });
+    expect(tg.message(kim.id, saved.message_id)?.replyTo).toBeUndefined();
+    const kept = tg.sendText(kim, "hello");
+    const answer = await bot.telegram.sendMessage(kim.id, "hi", { reply_parameters: { message_id: kept } });
+    expect(tg.message(kim.id, answer.message_id)?.replyTo).toBe(kept);
     const group = tg.createChat({ type: "supergroup", members: [kim] });
     const inGroup = tg.sendText(kim, "hello all", { chat: group });
     await expect(bot.telegram.deleteMessage(group.id, inGroup)).rejects.toMatchObject({

@@ -43,6 +43,8 @@ export interface SeenMessage {
   /** Successful edits (editMessageText, editMessageReplyMarkup...). */
   edits: number;
   photo?: TgPhotoSize[];
+  /** The message_id this one replies to. */
+  replyTo?: number;
   /** The Message object as the bot last saw it. */
   raw: TgMessage;
 }

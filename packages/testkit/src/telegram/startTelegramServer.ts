@@ -170,6 +170,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       deleted: message.deleted,
       edits: message.edits,
       ...(message.raw.photo === undefined ? {} : { photo: message.raw.photo }),
+      ...(message.raw.reply_to_message === undefined ? {} : { replyTo: message.raw.reply_to_message.message_id }),
       raw: message.raw,
     };
   };
@@ -245,13 +246,28 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       throw new BotApiError(403, "Forbidden: bot is not a member of the group chat");
     }
     const markup = checkedMarkup(params.reply_markup);
+    const replyTo = repliedMessage(chat, params.reply_parameters);
     const message = addMessage(chat, "bot", {
       from: botUser(),
       ...content,
+      ...(replyTo === undefined ? {} : { reply_to_message: replyTo }),
       ...(params.protect_content === true ? { has_protected_content: true as const } : {}),
       ...(markup === undefined ? {} : { reply_markup: markup }),
     });
     return message.raw;
+  };
+
+  // A reply to a message that is gone (say, a seed message the bot deleted) is refused unless the bot allows it.
+  const repliedMessage = (chat: StoredChat, reply: unknown): TgMessage | undefined => {
+    const parameters = reply as { message_id?: number; allow_sending_without_reply?: boolean } | undefined;
+    if (parameters?.message_id === undefined) return undefined;
+    const target = findMessage(chat, parameters.message_id);
+    if (target === undefined && parameters.allow_sending_without_reply !== true) {
+      throw BotApiError.badRequest("message to be replied not found");
+    }
+    if (target === undefined) return undefined;
+    const { reply_to_message: _nested, ...raw } = target.raw;
+    return raw;
   };
 
   const botUser = (): TgUser => ({
