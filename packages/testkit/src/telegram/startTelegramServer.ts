@@ -3,19 +3,18 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { type EventuallyOptions, eventually } from "../eventually.js";
 import { BotApiError } from "./BotApiError.js";
-import { checkEntities } from "./checkEntities.js";
-import { checkInlineKeyboard } from "./checkInlineKeyboard.js";
+import { ChatStore, type StoredChat } from "./ChatStore.js";
 import { commandEntities } from "./commandEntities.js";
 import { decodeBotApiParams } from "./decodeBotApiParams.js";
-import { hideSpoilers } from "./hideSpoilers.js";
-import { FormatError, parseFormattedText } from "./parseFormattedText.js";
+import { FileStore } from "./FileStore.js";
+import { type BotApiHandler, commandListKey, messageMethods } from "./messageMethods.js";
 import { BodyError, parseRequestBody } from "./parseRequestBody.js";
-import { jpegDimensions, photoSizes } from "./photoSizes.js";
+import { photoSizes } from "./photoSizes.js";
 import { postJson } from "./postJson.js";
+import { seenMessage } from "./seenMessage.js";
 import type {
   CallbackAnswer,
   RequestRecord,
-  SeenMessage,
   TelegramFault,
   TelegramServer,
   TelegramServerOptions,
@@ -24,33 +23,14 @@ import type {
   TgBotCommand,
   TgCallbackQuery,
   TgChat,
-  TgFile,
-  TgInlineKeyboardMarkup,
   TgMessage,
-  TgMessageEntity,
-  TgPhotoSize,
   TgUpdate,
   TgUser,
   TgUserFromGetMe,
   TgWebhookInfo,
 } from "./TelegramTypes.js";
 import { UpdateQueue } from "./UpdateQueue.js";
-import { UploadedFile } from "./UploadedFile.js";
 import { canonicalMethodName, type SpecViolation, validateBotApiRequest } from "./validateBotApiRequest.js";
-
-interface StoredMessage {
-  raw: TgMessage;
-  from: "bot" | "user";
-  deleted: boolean;
-  edits: number;
-}
-
-interface StoredChat {
-  chat: TgChat;
-  members: Set<number>;
-  messages: StoredMessage[];
-  nextMessageId: number;
-}
 
 interface HeldPoll {
   wake(): void;
@@ -67,11 +47,7 @@ interface Webhook {
   generation: number;
 }
 
-type Handler = (params: Record<string, unknown>, signal: AbortSignal) => unknown;
-
 const MAX_BODY_BYTES = 60 * 1024 * 1024;
-const MAX_TEXT = 4096;
-const MAX_CAPTION = 1024;
 
 /**
  * Starts a local Telegram Bot API server on a free loopback port: the real HTTP protocol for one bot, chats with
@@ -96,9 +72,8 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   const retryDelayMs = options.webhookRetryDelayMs ?? 100;
   const deliveryUrl = options.webhookDeliveryUrl ?? ((url: string) => url.replace(/^https:/i, "http:"));
 
-  const chats = new Map<number, StoredChat>();
-  const files = new Map<string, { file: TgFile; data: Buffer }>();
-  const filesByPath = new Map<string, Buffer>();
+  const chats = new ChatStore();
+  const files = new FileStore();
   const queries = new Map<string, { answered: boolean }>();
   const requests: RequestRecord[] = [];
   const specViolations: SpecViolation[] = [];
@@ -109,7 +84,6 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   const updates = new UpdateQueue();
   let nextUserId = 100_001;
   let nextGroupId = 1;
-  let nextFileId = 1;
   let nextQueryId = 1;
   let allowedUpdates: string[] = [];
   let heldPoll: HeldPoll | undefined;
@@ -117,82 +91,6 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   let webhookGeneration = 0;
   let wakeDelivery: (() => void) | undefined;
   let closed = false;
-
-  const now = () => Math.floor(Date.now() / 1000);
-
-  // ---- chats and messages ----
-
-  const storedChat = (chatId: unknown): StoredChat => {
-    const id = typeof chatId === "string" && /^-?\d+$/.test(chatId) ? Number(chatId) : chatId;
-    const found = typeof id === "number" ? chats.get(id) : undefined;
-    if (found === undefined) throw BotApiError.badRequest("chat not found");
-    return found;
-  };
-
-  const addChat = (chat: TgChat, members: number[]): StoredChat => {
-    const stored: StoredChat = { chat, members: new Set(members), messages: [], nextMessageId: 1 };
-    chats.set(chat.id, stored);
-    return stored;
-  };
-
-  const addMessage = (
-    chat: StoredChat,
-    from: "bot" | "user",
-    content: Omit<TgMessage, "message_id" | "chat" | "date">,
-  ): StoredMessage => {
-    const raw: TgMessage = { message_id: chat.nextMessageId++, ...content, chat: chat.chat, date: now() };
-    const stored: StoredMessage = { raw, from, deleted: false, edits: 0 };
-    chat.messages.push(stored);
-    return stored;
-  };
-
-  const findMessage = (chat: StoredChat, messageId: unknown): StoredMessage | undefined =>
-    chat.messages.find((message) => message.raw.message_id === messageId && !message.deleted);
-
-  const seen = (chatId: number, message: StoredMessage): SeenMessage => {
-    const text = message.raw.text ?? message.raw.caption ?? "";
-    const entities = message.raw.entities ?? message.raw.caption_entities ?? [];
-    return {
-      chatId,
-      messageId: message.raw.message_id,
-      from: message.from,
-      text,
-      visibleText: hideSpoilers(text, entities),
-      entities,
-      buttons: (message.raw.reply_markup?.inline_keyboard ?? []).map((row) =>
-        row.map((button) => ({
-          text: button.text,
-          ...(button.callback_data === undefined ? {} : { callback_data: button.callback_data }),
-          ...(button.url === undefined ? {} : { url: button.url }),
-        })),
-      ),
-      protectContent: message.raw.has_protected_content === true,
-      deleted: message.deleted,
-      edits: message.edits,
-      ...(message.raw.photo === undefined ? {} : { photo: message.raw.photo }),
-      ...(message.raw.reply_to_message === undefined ? {} : { replyTo: message.raw.reply_to_message.message_id }),
-      raw: message.raw,
-    };
-  };
-
-  const storeFile = (data: Buffer, folder: string, extension: string): TgFile => {
-    const n = nextFileId++;
-    const file: TgFile = {
-      file_id: `AgAC${randomBytes(12).toString("base64url")}${n}`,
-      file_unique_id: `AQAD${n}`,
-      file_size: data.length,
-      file_path: `${folder}/file_${n}.${extension}`,
-    };
-    files.set(file.file_id, { file, data });
-    filesByPath.set(file.file_path as string, data);
-    return file;
-  };
-
-  const photoEntries = (variants: { width: number; height: number; data: Buffer }[]): TgPhotoSize[] =>
-    variants.map(({ width, height, data }) => {
-      const file = storeFile(data, "photos", "jpg");
-      return { file_id: file.file_id, file_unique_id: file.file_unique_id, width, height, file_size: data.length };
-    });
 
   // ---- updates ----
 
@@ -210,121 +108,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     specViolations.push({ method, problem, kind: "semantic", ...(field === undefined ? {} : { field }) });
   };
 
-  const formatted = (
-    method: string,
-    text: unknown,
-    parseMode: unknown,
-    entities: unknown,
-    field: string,
-  ): { text: string; entities: TgMessageEntity[] } => {
-    let result: { text: string; entities: TgMessageEntity[] };
-    if (Array.isArray(entities)) result = { text: String(text ?? ""), entities: entities as TgMessageEntity[] };
-    else {
-      try {
-        result = parseFormattedText(String(text ?? ""), parseMode as string | undefined);
-      } catch (error) {
-        if (error instanceof FormatError) throw new BotApiError(400, error.message, undefined, true);
-        throw error;
-      }
-    }
-    for (const problem of checkEntities(result.text, result.entities)) violate(method, problem, field);
-    return result;
-  };
-
-  const checkedMarkup = (markup: unknown): TgInlineKeyboardMarkup | undefined => {
-    if (markup === undefined || markup === null) return undefined;
-    const inline = (markup as Partial<TgInlineKeyboardMarkup>).inline_keyboard;
-    if (inline === undefined) return undefined;
-    const normalized = { inline_keyboard: inline.map((row) => row.map(({ hide: _hide, ...button }) => button)) };
-    checkInlineKeyboard(normalized);
-    return normalized;
-  };
-
-  const sendContent = (params: Record<string, unknown>, content: Omit<TgMessage, "message_id" | "chat" | "date">) => {
-    const chat = storedChat(params.chat_id);
-    if (chat.chat.type !== "private" && !chat.members.has(bot.id)) {
-      throw new BotApiError(403, "Forbidden: bot is not a member of the group chat");
-    }
-    const markup = checkedMarkup(params.reply_markup);
-    const replyTo = repliedMessage(chat, params.reply_parameters);
-    const message = addMessage(chat, "bot", {
-      from: botUser(),
-      ...content,
-      ...(replyTo === undefined ? {} : { reply_to_message: replyTo }),
-      ...(params.protect_content === true ? { has_protected_content: true as const } : {}),
-      ...(markup === undefined ? {} : { reply_markup: markup }),
-    });
-    return message.raw;
-  };
-
-  // A reply to a message that is gone (say, a seed message the bot deleted) is refused unless the bot allows it.
-  const repliedMessage = (chat: StoredChat, reply: unknown): TgMessage | undefined => {
-    const parameters = reply as { message_id?: number; allow_sending_without_reply?: boolean } | undefined;
-    if (parameters?.message_id === undefined) return undefined;
-    const target = findMessage(chat, parameters.message_id);
-    if (target === undefined && parameters.allow_sending_without_reply !== true) {
-      throw BotApiError.badRequest("message to be replied not found");
-    }
-    if (target === undefined) return undefined;
-    const { reply_to_message: _nested, ...raw } = target.raw;
-    return raw;
-  };
-
-  const botUser = (): TgUser => ({
-    id: bot.id,
-    is_bot: true,
-    first_name: bot.first_name,
-    ...(bot.username === undefined ? {} : { username: bot.username }),
-  });
-
-  const editable = (params: Record<string, unknown>, what: "edit" | "delete"): StoredMessage => {
-    if (params.inline_message_id !== undefined) throw BotApiError.badRequest("message to edit not found");
-    const chat = storedChat(params.chat_id);
-    const message = findMessage(chat, params.message_id);
-    if (message === undefined) throw BotApiError.badRequest(`message to ${what} not found`);
-    if (what === "edit" && message.from !== "bot") throw BotApiError.badRequest("message can't be edited");
-    return message;
-  };
-
-  const applyEdit = (
-    message: StoredMessage,
-    change: Partial<TgMessage>,
-    markup: TgInlineKeyboardMarkup | undefined,
-  ) => {
-    const before = JSON.stringify([
-      message.raw.text,
-      message.raw.entities ?? [],
-      message.raw.caption,
-      message.raw.caption_entities ?? [],
-      message.raw.reply_markup ?? null,
-    ]);
-    const next: TgMessage = { ...message.raw, ...change };
-    if (markup === undefined) delete next.reply_markup;
-    else next.reply_markup = markup;
-    if (next.entities?.length === 0) delete next.entities;
-    if (next.caption_entities?.length === 0) delete next.caption_entities;
-    const after = JSON.stringify([
-      next.text,
-      next.entities ?? [],
-      next.caption,
-      next.caption_entities ?? [],
-      next.reply_markup ?? null,
-    ]);
-    if (before === after) {
-      throw BotApiError.badRequest(
-        "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-      );
-    }
-    next.edit_date = now();
-    message.raw = next;
-    message.edits += 1;
-    return next;
-  };
-
-  const commandKey = (params: Record<string, unknown>) =>
-    JSON.stringify([params.scope ?? { type: "default" }, params.language_code ?? ""]);
-
-  const handlers: Record<string, Handler> = {
+  const handlers: Record<string, BotApiHandler> = {
     getMe: () => bot,
     logOut: () => true,
     close: () => true,
@@ -360,138 +144,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       return true;
     },
     getWebhookInfo: () => webhookInfo(),
-    sendMessage: (params) => {
-      const { text, entities } = formatted("sendMessage", params.text, params.parse_mode, params.entities, "text");
-      if (text.trim() === "") throw BotApiError.badRequest("message text is empty", true);
-      if (text.length > MAX_TEXT) throw BotApiError.badRequest("message is too long", true);
-      return sendContent(params, { text, ...(entities.length > 0 ? { entities } : {}) });
-    },
-    sendPhoto: (params) => {
-      const { text, entities } = formatted(
-        "sendPhoto",
-        params.caption ?? "",
-        params.parse_mode,
-        params.caption_entities,
-        "caption",
-      );
-      if (text.length > MAX_CAPTION) throw BotApiError.badRequest("message caption is too long", true);
-      let photo: TgPhotoSize[];
-      if (params.photo instanceof UploadedFile) {
-        const { width, height } = jpegDimensions(params.photo.data);
-        photo = photoEntries([{ width, height, data: params.photo.data }]);
-      } else {
-        const known = files.get(String(params.photo));
-        if (known === undefined) throw BotApiError.badRequest("wrong file identifier/HTTP URL specified");
-        const { width, height } = jpegDimensions(known.data);
-        photo = [
-          {
-            file_id: known.file.file_id,
-            file_unique_id: known.file.file_unique_id,
-            width,
-            height,
-            file_size: known.data.length,
-          },
-        ];
-      }
-      return sendContent(params, {
-        photo,
-        ...(text === "" ? {} : { caption: text }),
-        ...(entities.length > 0 ? { caption_entities: entities } : {}),
-      });
-    },
-    editMessageText: (params) => {
-      const message = editable(params, "edit");
-      const { text, entities } = formatted("editMessageText", params.text, params.parse_mode, params.entities, "text");
-      if (text.trim() === "") throw BotApiError.badRequest("message text is empty", true);
-      if (text.length > MAX_TEXT) throw BotApiError.badRequest("message is too long", true);
-      if (message.raw.text === undefined) throw BotApiError.badRequest("there is no text in the message to edit");
-      return applyEdit(message, { text, entities }, checkedMarkup(params.reply_markup));
-    },
-    editMessageCaption: (params) => {
-      const message = editable(params, "edit");
-      const { text, entities } = formatted(
-        "editMessageCaption",
-        params.caption ?? "",
-        params.parse_mode,
-        params.caption_entities,
-        "caption",
-      );
-      if (text.length > MAX_CAPTION) throw BotApiError.badRequest("message caption is too long", true);
-      return applyEdit(message, { caption: text, caption_entities: entities }, checkedMarkup(params.reply_markup));
-    },
-    editMessageReplyMarkup: (params) => {
-      const message = editable(params, "edit");
-      return applyEdit(message, {}, checkedMarkup(params.reply_markup));
-    },
-    deleteMessage: (params) => {
-      const chat = storedChat(params.chat_id);
-      const message = editable(params, "delete");
-      // Bots delete their own messages anywhere, and incoming ones in private chats (groups need admin rights).
-      if (message.from === "user" && chat.chat.type !== "private")
-        throw BotApiError.badRequest("message can't be deleted");
-      message.deleted = true;
-      return true;
-    },
-    deleteMessages: (params) => {
-      const chat = storedChat(params.chat_id);
-      for (const id of (params.message_ids as number[]) ?? []) {
-        const message = findMessage(chat, id);
-        if (message !== undefined && (message.from === "bot" || chat.chat.type === "private")) message.deleted = true;
-      }
-      return true;
-    },
-    answerCallbackQuery: (params) => {
-      const id = String(params.callback_query_id);
-      const query = queries.get(id);
-      if (query === undefined || query.answered) {
-        throw BotApiError.badRequest("query is too old and response timeout expired or query ID is invalid");
-      }
-      const text = params.text as string | undefined;
-      if (text !== undefined && text.length > 200) throw BotApiError.badRequest("MESSAGE_TOO_LONG", true);
-      query.answered = true;
-      callbackAnswers.push({
-        callback_query_id: id,
-        ...(text === undefined ? {} : { text }),
-        ...(params.show_alert === undefined ? {} : { show_alert: params.show_alert as boolean }),
-        ...(params.url === undefined ? {} : { url: params.url as string }),
-        ...(params.cache_time === undefined ? {} : { cache_time: params.cache_time as number }),
-      });
-      return true;
-    },
-    setMyCommands: (params) => {
-      const commands = params.commands as TgBotCommand[];
-      if (commands.length > 100) throw BotApiError.badRequest("too many commands", true);
-      for (const command of commands) {
-        if (!/^[a-z0-9_]{1,32}$/.test(command.command)) throw BotApiError.badRequest("BOT_COMMAND_INVALID", true);
-        if (command.description.length < 1 || command.description.length > 256) {
-          throw BotApiError.badRequest("BOT_COMMAND_DESCRIPTION_INVALID", true);
-        }
-      }
-      commandLists.set(
-        commandKey(params),
-        commands.map(({ command, description }) => ({ command, description })),
-      );
-      return true;
-    },
-    getMyCommands: (params) => commandLists.get(commandKey(params)) ?? [],
-    deleteMyCommands: (params) => {
-      commandLists.delete(commandKey(params));
-      return true;
-    },
-    getFile: (params) => {
-      const known = files.get(String(params.file_id));
-      if (known === undefined) throw BotApiError.badRequest("invalid file_id");
-      return known.file;
-    },
-    sendChatAction: (params) => {
-      storedChat(params.chat_id);
-      return true;
-    },
-    getChat: (params) => ({ ...storedChat(params.chat_id).chat, accent_color_id: 0, max_reaction_count: 11 }),
-    leaveChat: (params) => {
-      storedChat(params.chat_id).members.delete(bot.id);
-      return true;
-    },
+    ...messageMethods({ bot, chats, files, queries, callbackAnswers, commandLists, violate }),
   };
 
   const getUpdates = async (params: Record<string, unknown>, signal: AbortSignal): Promise<TgUpdate[]> => {
@@ -584,7 +237,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
         await runWebhookReply(body);
         continue;
       }
-      target.lastErrorDate = now();
+      target.lastErrorDate = Math.floor(Date.now() / 1000);
       target.lastErrorMessage =
         error === ""
           ? `Wrong response from the webhook: ${status} ${statusText(status)}`
@@ -705,7 +358,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     const url = new URL(req.url ?? "/", "http://localhost");
     const fileRoute = /^\/file\/bot([^/]+)\/(.+)$/.exec(url.pathname);
     if (fileRoute !== null) {
-      const data = fileRoute[1] === token ? filesByPath.get(decodeURIComponent(fileRoute[2] as string)) : undefined;
+      const data = fileRoute[1] === token ? files.bytesAt(decodeURIComponent(fileRoute[2] as string)) : undefined;
       if (data === undefined) return reply(res, 404, { ok: false, error_code: 404, description: "Not Found" });
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": data.length });
       res.end(data);
@@ -753,9 +406,9 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     content: Omit<TgMessage, "message_id" | "chat" | "date" | "from">,
     readable: (stored: StoredChat) => boolean,
   ): number => {
-    const stored = storedChat(chat?.id ?? from.id);
+    const stored = chats.get(chat?.id ?? from.id);
     if (!stored.members.has(from.id)) throw new Error(`user ${from.id} is not in chat ${stored.chat.id}`);
-    const message = addMessage(stored, "user", { from, ...content });
+    const message = chats.addMessage(stored, "user", { from, ...content });
     if (readable(stored)) enqueue({ message: message.raw });
     return message.raw.message_id;
   };
@@ -775,7 +428,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     createUser(userOptions = {}) {
       const id = nextUserId++;
       const user: TgUser = { id, is_bot: false, first_name: userOptions.first_name ?? `User${id}`, ...userOptions };
-      addChat(
+      chats.add(
         {
           id,
           type: "private",
@@ -791,15 +444,16 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       const n = nextGroupId++;
       const id = chatOptions.type === "supergroup" ? -1_000_000_000_000 - n : -4_000_000_000 - n;
       const chat: TgChat = { id, type: chatOptions.type, title: chatOptions.title ?? `Group ${n}` };
-      addChat(chat, [bot.id, ...(chatOptions.members ?? []).map((member) => member.id)]);
+      chats.add(chat, [bot.id, ...(chatOptions.members ?? []).map((member) => member.id)]);
       return chat;
     },
     privateChat(user) {
-      return storedChat(user.id).chat;
+      return chats.get(user.id).chat;
     },
     sendText(from, text, textOptions = {}) {
-      const stored = storedChat(textOptions.chat?.id ?? from.id);
-      const replyTo = textOptions.replyTo === undefined ? undefined : findMessage(stored, textOptions.replyTo)?.raw;
+      const stored = chats.get(textOptions.chat?.id ?? from.id);
+      const replyTo =
+        textOptions.replyTo === undefined ? undefined : chats.findMessage(stored, textOptions.replyTo)?.raw;
       const entities = commandEntities(text);
       return userMessage(
         from,
@@ -813,7 +467,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       );
     },
     sendPhoto(from, jpeg, photoOptions = {}) {
-      const photo = photoEntries(photoSizes(Buffer.from(jpeg)));
+      const photo = files.photo(photoSizes(Buffer.from(jpeg)));
       const caption = photoOptions.caption;
       const entities = caption === undefined ? [] : commandEntities(caption);
       return userMessage(
@@ -828,8 +482,8 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       );
     },
     pressButton(from, chatId, messageId, button) {
-      const stored = storedChat(chatId);
-      const message = findMessage(stored, messageId);
+      const stored = chats.get(chatId);
+      const message = chats.findMessage(stored, messageId);
       if (message === undefined || message.from !== "bot")
         throw new Error(`no bot message ${messageId} in chat ${chatId}`);
       const found = (message.raw.reply_markup?.inline_keyboard ?? [])
@@ -856,20 +510,24 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     },
     injectUpdate: enqueue,
     chat(chatId) {
-      return storedChat(chatId).messages.map((message) => seen(chatId, message));
+      return chats.get(chatId).messages.map((message) => seenMessage(chatId, message));
     },
     message(chatId, messageId) {
-      const message = chats.get(chatId)?.messages.find((candidate) => candidate.raw.message_id === messageId);
-      return message === undefined ? undefined : seen(chatId, message);
+      const message = chats.find(chatId)?.messages.find((candidate) => candidate.raw.message_id === messageId);
+      return message === undefined ? undefined : seenMessage(chatId, message);
     },
     get botMessages() {
-      return [...chats.values()].flatMap((chat) =>
-        chat.messages.filter((message) => message.from === "bot").map((message) => seen(chat.chat.id, message)),
-      );
+      return chats
+        .all()
+        .flatMap((chat) =>
+          chat.messages
+            .filter((message) => message.from === "bot")
+            .map((message) => seenMessage(chat.chat.id, message)),
+        );
     },
     callbackAnswers,
     get commands() {
-      return commandLists.get(commandKey({})) ?? [];
+      return commandLists.get(commandListKey({})) ?? [];
     },
     requests,
     specViolations,
