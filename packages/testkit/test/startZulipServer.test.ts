@@ -482,6 +482,24 @@ describe("startZulipServer with the real zulip-js", () => {
     expect((await botClient.users.me.getProfile()).result).toBe("success");
   });
 
+  it("answers 429 to everyone during a rate-limit window, retry-after counting down to its end", async () => {
+    const aliceClient = await clientOf(alice);
+    server.rateLimitFor(60_000);
+    const limited = await aliceClient.users.me.getProfile();
+    expect(limited).toMatchObject({ code: "RATE_LIMIT_HIT" });
+    expect(limited["retry-after"]).toBeGreaterThan(0);
+    expect(limited["retry-after"]).toBeLessThanOrEqual(60);
+    expect((await raw("/users/me", { user: bot })).status).toBe(429);
+    await server.close();
+    await start();
+    server.rateLimitFor(1500, { user: bob });
+    expect((await raw("/users/me", { user: bob })).status).toBe(429);
+    expect((await raw("/users/me", { user: alice })).status).toBe(200);
+    await server.waitFor(async () => (await raw("/users/me", { user: bob })).status === 200, {
+      what: "the window over",
+    });
+  });
+
   it("renders a spoiler's header but hides its body from what the user sees", async () => {
     const botClient = await clientOf(bot);
     const content = "Code for **github**:\n```spoiler Tap to reveal (28 s left)\n`492039`\n```\nStay safe.";

@@ -129,6 +129,8 @@ export interface ZulipServer {
   queues(user?: UserRef): QueueInfo[];
   expireQueues(which?: UserRef | { queueId: string }): void;
   rateLimitNext(count: number, options?: { retryAfterSeconds?: number; user?: UserRef }): void;
+  /** Every call (of `user`, or anyone) answers 429 for `durationMs`, `retry-after` being the time left. */
+  rateLimitFor(durationMs: number, options?: { user?: UserRef }): void;
   waitFor<T>(probe: () => T | Promise<T>, options?: { timeoutMs?: number; what?: string }): Promise<NonNullable<T>>;
   close(): Promise<void>;
 }

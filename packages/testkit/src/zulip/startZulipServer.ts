@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { eventually } from "../eventually.js";
 import { RateLimiter } from "./RateLimiter.js";
+import { readBoolean } from "./readParam.js";
 import { readRequestParams } from "./readRequestParams.js";
 import { ZulipApiError } from "./ZulipApiError.js";
-import { jsonBoolean, ZulipRealm } from "./ZulipRealm.js";
+import { ZulipRealm } from "./ZulipRealm.js";
 import type { RequestLogEntry, UserRef, ZulipServer, ZulipServerOptions, ZulipUser } from "./ZulipTypes.js";
 
 const API_PREFIX = "/api/v1";
@@ -59,7 +60,7 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     const queue = realm.queueFor(user, params);
     const lastEventId = params.last_event_id === undefined ? -1 : Number(params.last_event_id);
     if (!Number.isInteger(lastEventId)) throw new ZulipApiError(400, "Bad value for 'last_event_id'", "BAD_REQUEST");
-    const dontBlock = jsonBoolean(params, "dont_block", false);
+    const dontBlock = readBoolean(params, "dont_block", false);
     let answered = false;
     // Only this request's own held poll is cancelled: 'close' also fires after a normal answer.
     response.on("close", () => {
@@ -180,6 +181,8 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
         limitOptions?.retryAfterSeconds ?? 1,
         limitOptions?.user === undefined ? undefined : realm.user(limitOptions.user).id,
       ),
+    rateLimitFor: (durationMs, limitOptions) =>
+      limiter.injectWindow(durationMs, limitOptions?.user === undefined ? undefined : realm.user(limitOptions.user).id),
     waitFor: (probe, waitOptions) => eventually(probe, waitOptions),
     close: () => {
       closed ??= (async () => {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { type MentionDirectory, renderMessage } from "../src/zulip/renderMessage.js";
+
+const people = [
+  { id: 7, fullName: "TOTP Bot" },
+  { id: 8, fullName: "Alice Doe" },
+];
+const directory: MentionDirectory = {
+  byId: (id) => people.find((p) => p.id === id),
+  byFullName: (name) => people.find((p) => p.fullName.toLowerCase() === name.toLowerCase()),
+};
+
+describe("renderMessage", () => {
+  it("hides a spoiler's body from the visible text and keeps its header", () => {
+    const rendered = renderMessage("```spoiler Code for github\n**123 456**\n```", directory);
+    expect(rendered.visibleText).toBe("Code for github");
+    expect(rendered.fullText).toBe("Code for github\n123 456");
+    expect(rendered.spoilers).toEqual([{ header: "Code for github", body: "**123 456**" }]);
+  });
+
+  it("keeps a longer fence open across an inner one, and runs an unclosed fence to the end", () => {
+    const nested = renderMessage("````spoiler outer\n```\ninner code\n```\n````\nafter", directory);
+    expect(nested.spoilers).toEqual([{ header: "outer", body: "```\ninner code\n```" }]);
+    expect(nested.visibleText).toBe("outer\nafter");
+    expect(nested.html).toContain("<code>inner code\n</code>");
+    const unclosed = renderMessage("```spoiler\n654321", directory);
+    expect(unclosed.spoilers).toEqual([{ header: "", body: "654321" }]);
+    expect(unclosed.visibleText).toBe("");
+  });
+
+  it("reads mentions by name or id, not inside code, and not silent ones as mentions", () => {
+    const rendered = renderMessage(
+      "@**totp bot** and @**Someone|8** `@**Alice Doe**` @_**Alice Doe** @**Nobody**",
+      directory,
+    );
+    expect(rendered.mentionedIds).toEqual([7, 8]);
+    expect(rendered.visibleText).toBe("@TOTP Bot and @Alice Doe @**Alice Doe** Alice Doe @**Nobody**");
+    expect(rendered.html).toContain('<span class="user-mention" data-user-id="7">@TOTP Bot</span>');
+    expect(rendered.html).toContain('<span class="user-mention silent" data-user-id="8">Alice Doe</span>');
+    expect(rendered.html).toContain("<code>@**Alice Doe**</code>");
+  });
+
+  it("tells channel and topic wildcards apart, ignoring silent ones", () => {
+    expect(renderMessage("@**everyone** hi", directory).wildcard).toBe("stream");
+    expect(renderMessage("@**topic** hi", directory).wildcard).toBe("topic");
+    expect(renderMessage("@_**all** hi", directory).wildcard).toBeUndefined();
+  });
+
+  it("escapes HTML and breaks lines inside a paragraph", () => {
+    expect(renderMessage('a <b> & "c"\nnext\n\nnew', directory).html).toBe(
+      "<p>a &lt;b&gt; &amp; &quot;c&quot;<br>\nnext</p>\n<p>new</p>",
+    );
+  });
+});
