@@ -1,3 +1,5 @@
+import type { EventuallyOptions } from "../eventually.js";
+
 /** A user of the test realm, human or bot. */
 export interface ZulipUser {
   id: number;
@@ -131,6 +133,10 @@ export interface ZulipServer {
   rateLimitNext(count: number, options?: { retryAfterSeconds?: number; user?: UserRef }): void;
   /** Every call (of `user`, or anyone) answers 429 for `durationMs`, `retry-after` being the time left. */
   rateLimitFor(durationMs: number, options?: { user?: UserRef }): void;
-  waitFor<T>(probe: () => T | Promise<T>, options?: { timeoutMs?: number; what?: string }): Promise<NonNullable<T>>;
+  /** `eventually` (polls `probe` until truthy, returns that value). */
+  waitFor<T>(
+    probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+    options?: EventuallyOptions,
+  ): Promise<T>;
   close(): Promise<void>;
 }
