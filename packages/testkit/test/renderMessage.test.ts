@@ -46,6 +46,24 @@ describe("renderMessage", () => {
     expect(renderMessage("@_**all** hi", directory).wildcard).toBeUndefined();
   });
 
+  it("honours backslash escapes, longer code fences, emphasis and links", () => {
+    const escaped = renderMessage(
+      "\\*\\*not bold\\*\\* \\_x\\_ \\[y\\] \\`z\\` @\\*\\*TOTP Bot\\*\\*\n\\# 1\\.",
+      directory,
+    );
+    expect(escaped.visibleText).toBe("**not bold** _x_ [y] `z` @**TOTP Bot**\n# 1.");
+    expect(escaped.mentionedIds).toEqual([]);
+    expect(escaped.html).not.toContain("<strong>");
+    const code = renderMessage("send `` a`b `` or `x`", directory);
+    expect(code.html).toBe("<p>send <code>a`b</code> or <code>x</code></p>");
+    const styled = renderMessage("**bold** *and italic* ~~gone~~ [the docs](https://example.com/a?b=1)", directory);
+    expect(styled.html).toBe(
+      '<p><strong>bold</strong> <em>and italic</em> <del>gone</del> <a href="https://example.com/a?b=1">the docs</a></p>',
+    );
+    expect(styled.visibleText).toBe("bold and italic gone the docs");
+    expect(renderMessage("2 * 3 * 4 and a lone ` tick", directory).visibleText).toBe("2 * 3 * 4 and a lone ` tick");
+  });
+
   it("escapes HTML and breaks lines inside a paragraph", () => {
     expect(renderMessage('a <b> & "c"\nnext\n\nnew', directory).html).toBe(
       "<p>a &lt;b&gt; &amp; &quot;c&quot;<br>\nnext</p>\n<p>new</p>",
