@@ -142,6 +142,14 @@ describe("startZulipServer with the real zulip-js", () => {
       "query",
     ]);
     expect(server.requests.at(-3)?.params).toMatchObject({ type: "direct", to: `[${bot.id}]`, content: "multipart" });
+    const malformed = await raw("/messages", {
+      method: "POST",
+      user: alice,
+      contentType: "multipart/form-data",
+      body: "x",
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ result: "error", msg: "Malformed request body", code: "BAD_REQUEST" });
   });
 
   it("registers a queue and echoes a DM to both participants with Zulip's message event shape", async () => {

@@ -201,7 +201,8 @@ export class ZulipRealm {
     throw new ZulipApiError(400, "Invalid message type", "BAD_REQUEST");
   }
 
-  /** What the test side sends, as that user's client would. */
+  /** Accepts a message (from the API or the test side), echoes it into the queues of all who receive it, and
+   *  starts outgoing-webhook deliveries. */
   post(
     sender: ZulipUser,
     where: { to: ZulipUser[] } | { stream: Stream; topic: string },
@@ -209,6 +210,9 @@ export class ZulipRealm {
     client = "test",
   ): StoredMessage {
     if (content.trim() === "") throw new ZulipApiError(400, "Message must not be empty", "BAD_REQUEST");
+    if ("topic" in where && where.topic.trim() === "") {
+      throw new ZulipApiError(400, "Topic can't be empty!", "BAD_REQUEST");
+    }
     const message: StoredMessage = {
       id: this.nextMessageId++,
       type: "to" in where ? "private" : "stream",
@@ -230,7 +234,6 @@ export class ZulipRealm {
       message.recipientIds = message.participants.map((u) => u.id);
       message.recipientId = this.dmRecipientId(message.recipientIds);
     } else {
-      if (where.topic.trim() === "") throw new ZulipApiError(400, "Topic can't be empty!", "BAD_REQUEST");
       message.stream = where.stream;
       message.topic = where.topic;
       message.recipientId = 100_000 + where.stream.id;

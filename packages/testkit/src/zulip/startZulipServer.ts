@@ -79,11 +79,12 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     let status = 200;
     let body: Record<string, unknown>;
     try {
-      const raw = await readBody(request);
-      entry.params = readRequestParams(address, request.headers["content-type"], raw);
+      entry.params = await readParams(request, address);
       const user = authenticate(request.headers.authorization);
-      if (!user) headers = limiter.take(undefined);
-      if (!user) throw unauthorized(request.headers.authorization);
+      if (!user) {
+        headers = limiter.take(undefined);
+        throw unauthorized(request.headers.authorization);
+      }
       entry.userId = user.id;
       headers = limiter.take(user.id);
       const handler = route(method, address.pathname);
@@ -222,6 +223,15 @@ function unauthorized(header: string | undefined): ZulipApiError {
     {},
     { "WWW-Authenticate": 'Basic realm="zulip"' },
   );
+}
+
+async function readParams(request: IncomingMessage, address: URL): Promise<Params> {
+  const body = await readBody(request);
+  try {
+    return readRequestParams(address, request.headers["content-type"], body);
+  } catch {
+    throw new ZulipApiError(400, "Malformed request body", "BAD_REQUEST");
+  }
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {
