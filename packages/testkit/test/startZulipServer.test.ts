@@ -256,6 +256,18 @@ describe("startZulipServer with the real zulip-js", () => {
     expect(all.map((e) => e.type)).toEqual(["message", "update_message", "delete_message"]);
     expect(all[1]).toMatchObject({ message_id: id, orig_content: "before", content: "after", user_id: alice.id });
     expect(all[2]).toMatchObject({ message_id: id, message_type: "private" });
+    // The same, from the test side.
+    const second = server.sendDm(alice, bot, "typo");
+    server.editMessage(alice, second, "fixed");
+    server.deleteMessage(alice, second);
+    expect(
+      (await poll(botClient, everything, all.at(-1)?.id)).map((e) => [e.type, e.message_id ?? e.message?.id]),
+    ).toEqual([
+      ["message", second],
+      ["update_message", second],
+      ["delete_message", second],
+    ]);
+    expect(() => server.editMessage(bob, second, "x")).toThrow(/Invalid message/);
   });
 
   it("applies narrows with Zulip's AND semantics: a DMs-only queue misses stream mentions", async () => {

@@ -123,6 +123,10 @@ export interface ZulipServer {
   sendDm(from: UserRef, to: UserRef | UserRef[], content: string): number;
   sendStream(from: UserRef, stream: string, topic: string, content: string, options?: { mention?: UserRef }): number;
   mention(user: UserRef): string;
+  /** `user` edits the content of a message it sent, as its client would (update_message events follow). */
+  editMessage(user: UserRef, messageId: number, content: string): void;
+  /** `user` deletes a message, under the realm's deletion policy (delete_message events follow). */
+  deleteMessage(user: UserRef, messageId: number): void;
   messagesSeenBy(viewer: UserRef, where?: SeenWhere): SeenMessage[];
   conversationsOf(viewer: UserRef): SeenConversation[];
   readonly messages: readonly SeenMessage[];

@@ -167,6 +167,12 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
       return realm.post(realm.user(from), { stream, topic }, text).id;
     },
     mention,
+    editMessage: (user, messageId, content) => {
+      realm.edit(realm.user(user), messageId, { content });
+    },
+    deleteMessage: (user, messageId) => {
+      realm.delete(realm.user(user), messageId);
+    },
     messagesSeenBy: (viewer, where) => realm.messagesSeenBy(realm.user(viewer), where),
     conversationsOf: (viewer) => realm.conversationsOf(realm.user(viewer)),
     get messages() {
