@@ -390,6 +390,21 @@ describe("startZulipServer with the real zulip-js", () => {
     expect(await held).toMatchObject({ result: "error", code: "BAD_EVENT_QUEUE_ID", queue_id: busy });
   });
 
+  it("loses every queue on restart, cutting a held poll", async () => {
+    const botClient = await clientOf(bot);
+    const queue = await register(botClient);
+    const held = botClient.events.retrieve({ queue_id: queue, last_event_id: -1 });
+    await server.waitFor(() => server.queues(bot)[0]?.polling, { what: "the poll held" });
+    server.restart();
+    await expect(held).rejects.toThrow();
+    expect(await botClient.events.retrieve({ queue_id: queue, last_event_id: -1 })).toMatchObject({
+      code: "BAD_EVENT_QUEUE_ID",
+    });
+    const again = await register(botClient);
+    server.sendDm(alice, bot, "after the restart");
+    expect((await poll(botClient, again)).map((e) => e.message?.content)).toEqual(["<p>after the restart</p>"]);
+  });
+
   it("deletes a queue with DELETE /events; another user's queue id is unknown", async () => {
     const botClient = await clientOf(bot);
     const queue = await register(botClient);

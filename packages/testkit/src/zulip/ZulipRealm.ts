@@ -398,6 +398,12 @@ export class ZulipRealm {
     }
   }
 
+  /** Forgets every queue without answering held polls (their connections are about to be cut). */
+  dropQueues(): void {
+    for (const queue of this.queueMap.values()) queue.shutdown();
+    this.queueMap.clear();
+  }
+
   /** Zulip's garbage collection: queues that nobody has polled for `idleMs`. */
   expireIdleQueues(idleMs: number): void {
     const now = Date.now();

@@ -134,6 +134,9 @@ export interface ZulipServer {
   readonly webhookDeliveries: readonly WebhookDelivery[];
   queues(user?: UserRef): QueueInfo[];
   expireQueues(which?: UserRef | { queueId: string }): void;
+  /** As a server restart: every queue is lost and open connections are cut, so a held poll fails with a network
+   *  error and the next poll gets BAD_EVENT_QUEUE_ID. Users, streams and messages stay. */
+  restart(): void;
   rateLimitNext(count: number, options?: { retryAfterSeconds?: number; user?: UserRef }): void;
   /** Every call (of `user`, or anyone) answers 429 for `durationMs`, `retry-after` being the time left. */
   rateLimitFor(durationMs: number, options?: { user?: UserRef }): void;

@@ -182,6 +182,10 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     webhookDeliveries: realm.deliveries,
     queues: (user) => realm.queueInfos(user === undefined ? undefined : realm.user(user)),
     expireQueues,
+    restart: () => {
+      realm.dropQueues();
+      server.closeAllConnections();
+    },
     rateLimitNext: (count, limitOptions) =>
       limiter.inject(
         count,
