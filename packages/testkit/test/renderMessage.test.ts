@@ -26,24 +26,34 @@ describe("renderMessage", () => {
     const unclosed = renderMessage("```spoiler\n654321", directory);
     expect(unclosed.spoilers).toEqual([{ header: "", body: "654321" }]);
     expect(unclosed.visibleText).toBe("");
+    expect(unclosed.html).toBe(
+      '<div class="spoiler-block"><div class="spoiler-header">\n</div><div class="spoiler-content" aria-hidden="true">\n<p>654321</p>\n</div></div>',
+    );
   });
 
-  it("reads mentions by name or id, not inside code, and not silent ones as mentions", () => {
+  it("reads mentions by name or name|id, not inside code, and not silent ones as mentions", () => {
     const rendered = renderMessage(
-      "@**totp bot** and @**Someone|8** `@**Alice Doe**` @_**Alice Doe** @**Nobody**",
+      "@**totp bot** and @**Alice Doe|8** `@**Alice Doe**` @_**Alice Doe** @**Nobody** @**Someone|8**",
       directory,
     );
     expect(rendered.mentionedIds).toEqual([7, 8]);
-    expect(rendered.visibleText).toBe("@TOTP Bot and @Alice Doe @**Alice Doe** Alice Doe @**Nobody**");
+    // A mention of nobody is left to the other rules: "@" and a bold name.
+    expect(rendered.visibleText).toBe("@TOTP Bot and @Alice Doe @**Alice Doe** Alice Doe @Nobody @Someone|8");
     expect(rendered.html).toContain('<span class="user-mention" data-user-id="7">@TOTP Bot</span>');
     expect(rendered.html).toContain('<span class="user-mention silent" data-user-id="8">Alice Doe</span>');
     expect(rendered.html).toContain("<code>@**Alice Doe**</code>");
+    expect(rendered.html).toContain("@<strong>Nobody</strong>");
   });
 
   it("tells channel and topic wildcards apart, ignoring silent ones", () => {
     expect(renderMessage("@**everyone** hi", directory).wildcard).toBe("stream");
     expect(renderMessage("@**topic** hi", directory).wildcard).toBe("topic");
     expect(renderMessage("@_**all** hi", directory).wildcard).toBeUndefined();
+    expect(renderMessage("@**all** @**topic** @_**all**", directory).html).toBe(
+      '<p><span class="user-mention channel-wildcard-mention" data-user-id="*">@all</span> ' +
+        '<span class="topic-mention">@topic</span> ' +
+        '<span class="user-mention channel-wildcard-mention silent" data-user-id="*">all</span></p>',
+    );
   });
 
   it("honours backslash escapes, longer code fences, emphasis and links", () => {

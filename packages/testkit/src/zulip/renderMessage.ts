@@ -29,13 +29,13 @@ interface Mentions {
 }
 
 // The names Zulip reads as a mention of everyone in the channel, or of the topic's participants.
-const WILDCARDS: Record<string, "stream" | "topic"> = {
-  all: "stream",
-  everyone: "stream",
-  channel: "stream",
-  stream: "stream",
-  topic: "topic",
-};
+const WILDCARDS = new Map<string, "stream" | "topic">([
+  ["all", "stream"],
+  ["everyone", "stream"],
+  ["channel", "stream"],
+  ["stream", "stream"],
+  ["topic", "topic"],
+]);
 
 interface Rendering {
   html: string;
@@ -134,7 +134,7 @@ function renderBlocks(
     const inner = renderBlocks(block.children, users, mentions, spoilers);
     return {
       html:
-        `<div class="spoiler-block"><div class="spoiler-header">\n${header.html ? `<p>${header.html}</p>` : ""}\n</div>` +
+        `<div class="spoiler-block"><div class="spoiler-header">\n${header.html ? `<p>${header.html}</p>\n` : ""}</div>` +
         `<div class="spoiler-content" aria-hidden="true">\n${inner.html}\n</div></div>`,
       visible: header.visible,
       full: [header.visible, inner.full].filter((t) => t !== "").join("\n"),
@@ -201,10 +201,11 @@ function renderInline(text: string, users: MentionDirectory, mentions: Mentions)
       i = close + fence.length;
       continue;
     }
-    const mention = MENTION.exec(rest);
-    if (mention) {
-      emit(renderMention(mention, users, mentions));
-      i += mention[0].length;
+    const match = MENTION.exec(rest);
+    const mention = match ? renderMention(match, users, mentions) : undefined;
+    if (match && mention) {
+      emit(mention);
+      i += match[0].length;
       continue;
     }
     const link = LINK.exec(rest);
@@ -233,32 +234,31 @@ function renderInline(text: string, users: MentionDirectory, mentions: Mentions)
   return { html, visible };
 }
 
-function renderMention(match: RegExpExecArray, users: MentionDirectory, mentions: Mentions): Inline {
-  const [whole, silent, name = "", id] = match;
-  const user = id !== undefined ? users.byId(Number(id)) : users.byFullName(name);
-  const wildcard = user || id !== undefined ? undefined : WILDCARDS[name.toLowerCase()];
+/**
+ * A mention as Zulip renders it, or undefined when it names nobody (then Zulip leaves the text to the other inline
+ * rules, so `@**Nobody**` reads "@" and a bold "Nobody"). `@**Name|id**` must carry that user's exact name.
+ */
+function renderMention(match: RegExpExecArray, users: MentionDirectory, mentions: Mentions): Inline | undefined {
+  const [, silent, name = "", id] = match;
+  const wildcard = id === undefined ? WILDCARDS.get(name) : undefined;
+  const user = wildcard ? undefined : id !== undefined ? users.byId(Number(id)) : users.byFullName(name);
   if (wildcard) {
-    if (silent)
-      return { html: `<span class="user-mention silent" data-user-id="*">${escapeHtml(name)}</span>`, visible: name };
-    mentions.wildcards.add(wildcard);
-    const kind = wildcard === "topic" ? "topic-mention" : "channel-wildcard-mention";
+    if (!silent) mentions.wildcards.add(wildcard);
+    // A topic wildcard names no one; a channel wildcard carries the id "*".
+    const [classes, idAttribute] =
+      wildcard === "topic" ? ["topic-mention", ""] : ["user-mention channel-wildcard-mention", ' data-user-id="*"'];
+    const text = silent ? name : `@${name}`;
     return {
-      html: `<span class="user-mention ${kind}" data-user-id="*">@${escapeHtml(name)}</span>`,
-      visible: `@${name}`,
+      html: `<span class="${classes}${silent ? " silent" : ""}"${idAttribute}>${escapeHtml(text)}</span>`,
+      visible: text,
     };
   }
-  // Zulip leaves a mention of nobody as the text that was typed.
-  if (!user) return { html: escapeHtml(whole), visible: whole };
-  if (silent) {
-    return {
-      html: `<span class="user-mention silent" data-user-id="${user.id}">${escapeHtml(user.fullName)}</span>`,
-      visible: user.fullName,
-    };
-  }
-  mentions.users.add(user.id);
+  if (!user || (id !== undefined && user.fullName !== name)) return undefined;
+  if (!silent) mentions.users.add(user.id);
+  const text = silent ? user.fullName : `@${user.fullName}`;
   return {
-    html: `<span class="user-mention" data-user-id="${user.id}">@${escapeHtml(user.fullName)}</span>`,
-    visible: `@${user.fullName}`,
+    html: `<span class="user-mention${silent ? " silent" : ""}" data-user-id="${user.id}">${escapeHtml(text)}</span>`,
+    visible: text,
   };
 }
 
