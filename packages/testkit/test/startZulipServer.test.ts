@@ -312,11 +312,35 @@ describe("startZulipServer with the real zulip-js", () => {
     const topic = server.sendStream(alice, "general", "ops", "@**topic** still here?");
     const silent = server.sendStream(alice, "general", "ops", "@_**all** quietly");
     const events = await poll(botClient, mentions);
+    // @**topic** flags only those who had posted in the topic, which the bot had not.
     expect(events.map((e) => [e.message?.id, e.flags])).toEqual([
       [everyone, ["stream_wildcard_mentioned", "wildcard_mentioned"]],
-      [topic, ["topic_wildcard_mentioned", "wildcard_mentioned"]],
     ]);
+    expect(events.map((e) => e.message?.id)).not.toContain(topic);
     expect(events.map((e) => e.message?.id)).not.toContain(silent);
+  });
+
+  it("gives a mentioned bot the message even where it is not subscribed; @**topic** flags the topic's participants", async () => {
+    server.addStream("team", { subscribers: [alice, bob] });
+    const botClient = await clientOf(bot);
+    const queue = await register(botClient);
+    const aliceClient = await clientOf(alice);
+    const aliceQueue = await register(aliceClient);
+    server.sendStream(bob, "team", "plans", "no bot here");
+    const mention = server.sendStream(bob, "team", "plans", "help", { mention: bot });
+    expect((await poll(botClient, queue)).map((e) => [e.message?.id, e.flags])).toEqual([[mention, ["mentioned"]]]);
+    const topic = server.sendStream(alice, "team", "plans", "@**topic** ready?");
+    const aliceFlags = (await poll(aliceClient, aliceQueue)).find((e) => e.message?.id === topic)?.flags;
+    // Alice had not posted in the topic before, so only Bob (who had) is flagged.
+    expect(aliceFlags).toEqual(["read"]);
+    expect(server.messagesSeenBy(bot, { stream: "team" }).map((m) => m.id)).toEqual([mention]);
+    const bobQueue = await register(await clientOf(bob));
+    const again = server.sendStream(alice, "team", "plans", "@**topic** now?");
+    const bobEvents = await poll(await clientOf(bob), bobQueue);
+    expect(bobEvents.find((e) => e.message?.id === again)?.flags).toEqual([
+      "topic_wildcard_mentioned",
+      "wildcard_mentioned",
+    ]);
   });
 
   it("fetches a user's messages around an anchor with GET /messages and a narrow", async () => {
@@ -643,6 +667,22 @@ describe("outgoing webhooks", () => {
       senderId: bot.id,
       content: "Failure! Bot is unavailable",
     });
+  });
+
+  it("reads answers as Zulip does: response_string first, null as None; bots' messages trigger nothing", async () => {
+    answer = () => ({ status: 200, body: JSON.stringify({ response_string: "legacy", content: "new" }) });
+    const first = server.sendDm(alice, bot, "one");
+    await server.waitFor(() => server.webhookDeliveries.find((d) => d.messageId === first && d.done));
+    answer = () => ({ status: 200, body: JSON.stringify({ content: null }) });
+    const second = server.sendDm(alice, bot, "two");
+    await server.waitFor(() => server.webhookDeliveries.find((d) => d.messageId === second && d.done));
+    expect(server.messagesSeenBy(alice, { with: bot }).map((m) => m.content)).toEqual(["one", "legacy", "two", "None"]);
+    const otherBot = server.addBot({ fullName: "Other Bot" });
+    server.sendDm(otherBot, bot, "bot to bot");
+    server.sendStream(otherBot, "general", "ops", "hey", { mention: bot });
+    const human = server.sendDm(bob, bot, "a human");
+    await server.waitFor(() => server.webhookDeliveries.find((d) => d.messageId === human && d.done));
+    expect(server.webhookDeliveries.map((d) => d.messageId)).toEqual([first, second, human]);
   });
 
   it("retries a webhook that cannot be reached three times, then posts the failure notice", async () => {

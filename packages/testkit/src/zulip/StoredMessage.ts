@@ -19,6 +19,8 @@ export interface StoredMessage {
   topic: string;
   recipientId: number;
   recipientIds: number[];
+  /** Who had posted in the topic before: the users a @**topic** mention flags. */
+  topicParticipantIds: number[];
   content: string;
   rendered: RenderedMessage;
   timestamp: number;
@@ -41,9 +43,12 @@ export function messageFlags(message: StoredMessage, viewerId: number): string[]
   // Zulip marks a user's own messages read.
   if (message.sender.id === viewerId) flags.push("read");
   if (message.rendered.mentionedIds.includes(viewerId)) flags.push("mentioned");
-  // Wildcards count in channels only; the deprecated wildcard_mentioned still comes along, as in Zulip.
+  // Wildcards count in channels only: @**all** flags every recipient, @**topic** those who took part in the topic;
+  // the deprecated wildcard_mentioned still comes along, as in Zulip.
   const wildcard = message.type === "stream" ? message.rendered.wildcard : undefined;
-  if (wildcard) flags.push(`${wildcard}_wildcard_mentioned`, "wildcard_mentioned");
+  if (wildcard === "stream" || (wildcard === "topic" && message.topicParticipantIds.includes(viewerId))) {
+    flags.push(`${wildcard}_wildcard_mentioned`, "wildcard_mentioned");
+  }
   return flags;
 }
 

@@ -221,6 +221,7 @@ export class ZulipRealm {
       topic: "",
       recipientId: 0,
       recipientIds: [],
+      topicParticipantIds: [],
       content,
       rendered: this.render(content),
       timestamp: Math.floor(Date.now() / 1000),
@@ -237,10 +238,22 @@ export class ZulipRealm {
       message.stream = where.stream;
       message.topic = where.topic;
       message.recipientId = 100_000 + where.stream.id;
+      // Subscribers receive it, and so do bots it mentions (as Zulip gives mentioned bots the message), and the sender.
       message.recipientIds = [...this.users.values()]
-        .filter((u) => this.isSubscribed(where.stream, u.id))
+        .filter(
+          (u) =>
+            this.isSubscribed(where.stream, u.id) ||
+            (u.isBot && message.rendered.mentionedIds.includes(u.id)) ||
+            u.id === sender.id,
+        )
         .map((u) => u.id);
-      if (!message.recipientIds.includes(sender.id)) message.recipientIds.push(sender.id);
+      message.topicParticipantIds = [
+        ...new Set(
+          this.stored
+            .filter((m) => m.stream === where.stream && sameName(m.topic, where.topic) && !m.deleted)
+            .map((m) => m.sender.id),
+        ),
+      ];
     }
     this.stored.push(message);
     for (const viewerId of message.recipientIds) {
@@ -466,9 +479,9 @@ export class ZulipRealm {
   // ---- outgoing webhooks ----
 
   private triggerWebhooks(message: StoredMessage): void {
-    if (this.closing.signal.aborted) return;
+    // Zulip lets no bot's message trigger a service bot, so that bots cannot loop.
+    if (this.closing.signal.aborted || message.sender.isBot) return;
     for (const [botId, webhook] of this.webhooks) {
-      if (botId === message.sender.id) continue;
       const trigger =
         message.type === "private"
           ? message.recipientIds.includes(botId)
@@ -515,7 +528,12 @@ export class ZulipRealm {
       message.type === "private"
         ? { to: message.participants.filter((u) => u.id !== bot.id) }
         : { stream: message.stream as Stream, topic: message.topic };
-    delivery.replyMessageId = this.post(bot, where, reply, "OutgoingWebhook").id;
+    try {
+      delivery.replyMessageId = this.post(bot, where, reply, "OutgoingWebhook").id;
+    } catch (error) {
+      // Zulip refuses the reply as it would any message (e.g. blank content) and tells the bot's owner.
+      delivery.error = (error as Error).message;
+    }
   }
 
   // ---- helpers ----

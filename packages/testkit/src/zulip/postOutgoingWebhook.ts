@@ -55,11 +55,17 @@ export async function postOutgoingWebhook(
   return WEBHOOK_FAILURE_NOTICE;
 }
 
-/** The bot's reply in an answer (`content`, or the older `response_string`), or undefined when none is due. */
+/**
+ * The bot's reply in an answer, or undefined when none is due. As Zulip reads it: the older `response_string` wins
+ * over `content`, either is turned into text (so a JSON null posts "None", as Python prints it), empty posts nothing.
+ */
 function replyContent(body: unknown): string | undefined {
-  if (typeof body !== "object" || body === null) return undefined;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
   const answer = body as Record<string, unknown>;
   if (answer.response_not_required === true) return undefined;
-  const content = answer.content ?? answer.response_string;
-  return typeof content === "string" && content.trim() !== "" ? content : undefined;
+  const key = "response_string" in answer ? "response_string" : "content" in answer ? "content" : undefined;
+  if (key === undefined) return undefined;
+  const value = answer[key];
+  const content = value === null ? "None" : typeof value === "string" ? value : JSON.stringify(value);
+  return content === "" ? undefined : content;
 }
