@@ -466,9 +466,13 @@ describe("startZulipServer with the real zulip-js", () => {
       code: "REQUEST_VARIABLE_MISSING",
       var_name: "content",
     });
-    expect(await aliceClient.messages.send({ type: "stream", to: "general", content: "x" })).toMatchObject({
-      code: "REQUEST_VARIABLE_MISSING",
-      var_name: "topic",
+    expect(await aliceClient.messages.send({ type: "stream", to: "general", content: "x" })).toEqual({
+      result: "error",
+      msg: "Missing topic",
+      code: "BAD_REQUEST",
+    });
+    expect(await aliceClient.messages.send({ type: "stream", to: "general", topic: " ", content: "x" })).toMatchObject({
+      msg: "Topic can't be empty",
     });
   });
 

@@ -195,7 +195,7 @@ export class ZulipRealm {
     }
     if (type === "stream" || type === "channel") {
       const topic = params.topic ?? params.subject;
-      if (topic === undefined) throw missingArgument("topic");
+      if (topic === undefined) throw new ZulipApiError(400, "Missing topic", "BAD_REQUEST");
       return { id: this.post(user, { stream: this.streamFromParam(params.to), topic }, content, client).id };
     }
     throw new ZulipApiError(400, "Invalid message type", "BAD_REQUEST");
@@ -211,7 +211,7 @@ export class ZulipRealm {
   ): StoredMessage {
     if (content.trim() === "") throw new ZulipApiError(400, "Message must not be empty", "BAD_REQUEST");
     if ("topic" in where && where.topic.trim() === "") {
-      throw new ZulipApiError(400, "Topic can't be empty!", "BAD_REQUEST");
+      throw new ZulipApiError(400, "Topic can't be empty", "BAD_REQUEST");
     }
     const message: StoredMessage = {
       id: this.nextMessageId++,
