@@ -1,31 +1,9 @@
-import { fileURLToPath } from "node:url";
 import { runProcess } from "@totp-custody/testkit";
 import { describe, expect, it } from "vitest";
-
-/** The built entry point; `npm test` builds before it runs. */
-export const BOT_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-
-/** Every variable the bot reads, unset, so the test's own environment cannot satisfy one. */
-const UNSET = Object.fromEntries(
-  [
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_BOT_TOKEN_FILE",
-    "TELEGRAM_API_ROOT",
-    "TOTP_ADDR",
-    "TOTP_TLS_CERT",
-    "TOTP_TLS_KEY",
-    "TOTP_TLS_CA",
-    "TELEGRAM_WEBHOOK_URL",
-    "TELEGRAM_WEBHOOK_LISTEN",
-    "TELEGRAM_WEBHOOK_SECRET",
-    "TELEGRAM_WEBHOOK_SECRET_FILE",
-    "TELEGRAM_ALLOWED_USERS",
-    "BOT_HEALTH_LISTEN",
-  ].map((name) => [name, undefined]),
-);
+import { BOT_MAIN, UNSET_BOT_ENV } from "./botHarness.js";
 
 async function startFails(env: NodeJS.ProcessEnv) {
-  const bot = runProcess("node", [BOT_MAIN], { env: { ...UNSET, ...env } });
+  const bot = runProcess("node", [BOT_MAIN], { env: { ...UNSET_BOT_ENV, ...env } });
   const status = await bot.exited;
   return { status, stdout: bot.stdout, stderr: bot.stderr };
 }
