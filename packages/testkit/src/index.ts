@@ -1,4 +1,5 @@
 export { spiffeId, TRUST_DOMAIN } from "@totp-custody/pki";
+export { type EventuallyOptions, eventually } from "./eventually.js";
 export { freePort } from "./freePort.js";
 export { KubeApiError } from "./KubeApiError.js";
 export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
@@ -30,6 +31,32 @@ export {
   startVault,
   type Vault,
 } from "./startVault.js";
+export { FormatError, type FormattedText, parseFormattedText } from "./telegram/parseFormattedText.js";
+export {
+  type CallbackAnswer,
+  type RequestRecord,
+  type SeenMessage,
+  startTelegramServer,
+  type TelegramFault,
+  type TelegramServer,
+  type TelegramServerOptions,
+} from "./telegram/startTelegramServer.js";
+export type {
+  TgBotCommand,
+  TgCallbackQuery,
+  TgChat,
+  TgFile,
+  TgInlineKeyboardButton,
+  TgInlineKeyboardMarkup,
+  TgMessage,
+  TgMessageEntity,
+  TgPhotoSize,
+  TgUpdate,
+  TgUser,
+  TgUserFromGetMe,
+  TgWebhookInfo,
+} from "./telegram/TelegramTypes.js";
+export { type SpecViolation, validateBotApiRequest } from "./telegram/validateBotApiRequest.js";
 export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";
