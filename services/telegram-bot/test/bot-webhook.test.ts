@@ -1,4 +1,4 @@
-import { freePort, newSecret, type TgUser } from "@totp-custody/testkit";
+import { freePort, newSecret, type TgUpdate, type TgUser } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type BotProcess,
@@ -32,7 +32,8 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     carol = allowed as TgUser;
     mallory = world.tg.createUser({ first_name: "Mallory" });
     const port = await freePort();
-    hookUrl = `http://127.0.0.1:${port}/telegram/hook`;
+    // Telegram takes https URLs only; the local server delivers to this one over plain http, as a TLS ingress would.
+    hookUrl = `https://127.0.0.1:${port}/telegram/hook`;
     bot = await startBotProcess(world, {
       TELEGRAM_WEBHOOK_URL: hookUrl,
       TELEGRAM_WEBHOOK_LISTEN: `127.0.0.1:${port}`,
@@ -56,7 +57,7 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
   it("refuses an update without the secret header, or with a wrong one, and changes nothing", async () => {
     const audited = (await world.auditedPrincipals()).length;
     const sentBefore = world.tg.botMessages.length;
-    const forged = {
+    const forged: TgUpdate = {
       update_id: 999_001,
       message: {
         message_id: 999_001,
@@ -137,7 +138,7 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
   it("stops on SIGTERM: closes the listener and exits 0", async () => {
     const status = await bot.process.stop(20_000);
     expect(status).toEqual({ code: 0, signal: null });
-    await expect(fetch(hookUrl, { method: "POST", body: "{}" })).rejects.toThrow();
+    await expect(fetch(hookUrl.replace("https:", "http:"), { method: "POST", body: "{}" })).rejects.toThrow();
   });
 
   it("sent nothing the Bot API spec refuses, and wrote no seed or code in its output", () => {

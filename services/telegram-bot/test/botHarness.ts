@@ -78,7 +78,12 @@ export async function startWorld(policyFor: (tg: TelegramServer) => string): Pro
   const dir = await mkdtemp(join(tmpdir(), "tgbot-e2e-"));
   const auditFile = join(dir, "audit.log");
   const policy = policyFor(tg);
-  const coreEnv = { TOTP_STORE: "vault-kv", VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.token, TOTP_AUDIT_FILE: auditFile };
+  const coreEnv = {
+    TOTP_STORE: "vault-kv",
+    VAULT_ADDR: vault.addr,
+    VAULT_TOKEN: vault.token,
+    TOTP_AUDIT_FILE: auditFile,
+  };
   let core = await startTotpCore({ pki, policy, env: coreEnv });
   return {
     vault,
@@ -159,7 +164,7 @@ export function botReplyAfter(tg: TelegramServer, chatId: number, after: number)
  */
 export function shownCode(message: SeenMessage): string {
   const spoilers = message.entities.filter((e) => e.type === "spoiler");
-  expect(spoilers).toHaveLength(1);
+  expect(spoilers, `one spoiler in: ${message.visibleText}`).toHaveLength(1);
   const [spoiler] = spoilers;
   if (!spoiler) throw new Error("no spoiler");
   for (const other of message.entities.filter((e) => e !== spoiler)) {

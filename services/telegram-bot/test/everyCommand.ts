@@ -24,7 +24,9 @@ export async function checkEveryCommand(world: BotWorld, user: TgUser, secrets: 
     `Your principal is telegram:${user.id}: an operator puts it in totp-core's policy to give you your team's labels.`,
   );
   expect((await say("/frobnicate")).reply.text).toBe("I don't know that command. Send /help to see what I can do.");
-  expect((await say("hello there")).reply.text).toBe("Send /help to see what I can do.");
+  // Plain text reads as the core's grammar too (`list` works without the slash), so words get the command hint.
+  expect((await say("hello there")).reply.text).toBe("I don't know that command. Send /help to see what I can do.");
+  expect((await say("👋")).reply.text).toBe("Send /help to see what I can do.");
   expect((await say("/list")).reply.text).toMatch(/^You have no labels yet/);
 
   // A seed as text: stored, the message that carried it deleted, and the reply says so.
@@ -100,7 +102,9 @@ export async function checkEveryCommand(world: BotWorld, user: TgUser, secrets: 
   expect(isCodeOf(eight, scanned, pressedAt, { digits: 8 })).toBe(true);
 
   // Errors in words: an unknown label, an invalid seed with the core's reason.
-  expect((await say("/code nosuch")).reply.text).toBe("There is no label nosuch you can read. Send /list to see yours.");
+  expect((await say("/code nosuch")).reply.text).toBe(
+    "There is no label nosuch you can read. Send /list to see yours.",
+  );
   const invalid = await say("/add broken otpauth://totp/X?secret=AAAAAAAAAAAAAAAA1");
   expect(invalid.reply.text).toMatch(/^That was refused: /);
   expect(tg.message(chat, invalid.sent)?.deleted).toBe(true);
@@ -119,5 +123,7 @@ export async function checkEveryCommand(world: BotWorld, user: TgUser, secrets: 
   await tg.waitFor(() => tg.message(chat, confirm.reply.messageId)?.text === "Removed github.", {
     what: "the confirmed removal",
   });
-  expect((await say("/code github")).reply.text).toBe("There is no label github you can read. Send /list to see yours.");
+  expect((await say("/code github")).reply.text).toBe(
+    "There is no label github you can read. Send /list to see yours.",
+  );
 }
