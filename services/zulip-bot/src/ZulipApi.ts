@@ -1,7 +1,10 @@
-/// <reference path="./zulip-js.d.ts" />
+import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
-import zulip from "zulip-js";
 import type { ZulipCredentials } from "./config.js";
+import type * as zulip from "./zulip-js.js";
+
+// zulip-js is CommonJS without types: its export, typed by our declarations.
+const connect = createRequire(import.meta.url)("zulip-js") as zulip.Zulip;
 
 /** A Zulip API call that failed: Zulip's error `code` (BAD_EVENT_QUEUE_ID, RATE_LIMIT_HIT...), or TIMEOUT. */
 export class ZulipApiError extends Error {
@@ -87,7 +90,7 @@ export interface ZulipApiOptions {
  * 429 means the request was not applied, so repeating it cannot double a message).
  */
 export async function connectZulip(credentials: ZulipCredentials, options: ZulipApiOptions = {}): Promise<ZulipApi> {
-  const client = await zulip({ realm: credentials.realm, username: credentials.email, apiKey: credentials.apiKey });
+  const client = await connect({ realm: credentials.realm, username: credentials.email, apiKey: credentials.apiKey });
 
   async function call<T>(what: string, request: () => Promise<zulip.Answer<T>>, timeoutMs = REQUEST_TIMEOUT_MS) {
     for (let waits = 0; ; waits++) {
