@@ -285,6 +285,55 @@ describe("startZulipServer with the real zulip-js", () => {
     expect((await botClient.queues.register({ narrow: [["is", "nonsense"]] })).result).toBe("error");
   });
 
+  it("flags wildcard mentions in channels, which an is:mentioned narrow brings", async () => {
+    const botClient = await clientOf(bot);
+    const mentions = await register(botClient, { narrow: [["is", "mentioned"]] });
+    const everyone = server.sendStream(alice, "general", "ops", "@**all** the deploy is done");
+    const topic = server.sendStream(alice, "general", "ops", "@**topic** still here?");
+    const silent = server.sendStream(alice, "general", "ops", "@_**all** quietly");
+    const events = await poll(botClient, mentions);
+    expect(events.map((e) => [e.message?.id, e.flags])).toEqual([
+      [everyone, ["stream_wildcard_mentioned", "wildcard_mentioned"]],
+      [topic, ["topic_wildcard_mentioned", "wildcard_mentioned"]],
+    ]);
+    expect(events.map((e) => e.message?.id)).not.toContain(silent);
+  });
+
+  it("fetches a user's messages around an anchor with GET /messages and a narrow", async () => {
+    const botClient = await clientOf(bot);
+    const dm1 = server.sendDm(alice, bot, "one");
+    const mention = server.sendStream(alice, "general", "ops", "two", { mention: bot });
+    const dm2 = server.sendDm(bob, bot, "three");
+    server.sendDm(alice, bob, "not for the bot");
+    const dms = await botClient.callEndpoint("/messages", "GET", {
+      anchor: dm1,
+      num_before: 0,
+      num_after: 10,
+      narrow: JSON.stringify([{ operator: "is", operand: "dm" }]),
+      apply_markdown: "false",
+    });
+    expect(dms).toMatchObject({ result: "success", found_anchor: true, found_newest: true, history_limited: false });
+    expect((dms.messages as MessageEvent[]).map((m) => [m.id, m.content, m.flags])).toEqual([
+      [dm1, "one", []],
+      [dm2, "three", []],
+    ]);
+    const newest = await botClient.callEndpoint("/messages", "GET", { anchor: "newest", num_before: 2, num_after: 0 });
+    expect((newest.messages as MessageEvent[]).map((m) => m.id)).toEqual([mention, dm2]);
+    expect(newest).toMatchObject({ found_newest: true, found_oldest: false });
+    const excluded = await botClient.callEndpoint("/messages", "GET", {
+      anchor: mention,
+      include_anchor: "false",
+      num_before: 5,
+      num_after: 5,
+      narrow: JSON.stringify([["is", "mentioned"]]),
+    });
+    expect(excluded.messages).toEqual([]);
+    expect(await botClient.callEndpoint("/messages", "GET", { anchor: "newest", num_after: 0 })).toMatchObject({
+      code: "REQUEST_VARIABLE_MISSING",
+      var_name: "num_before",
+    });
+  });
+
   it("delivers stream messages only to subscribers", async () => {
     server.addStream("private-team", { subscribers: [alice, bob] });
     const botClient = await clientOf(bot);
@@ -467,6 +516,7 @@ describe("outgoing webhooks", () => {
   let receiverUrl: string;
   let answer: (body: Record<string, unknown>) => { status: number; body: string };
   const received: Record<string, unknown>[] = [];
+  const userAgents: string[] = [];
 
   beforeEach(async () => {
     await start();
@@ -477,6 +527,7 @@ describe("outgoing webhooks", () => {
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
       received.push(body);
+      userAgents.push(request.headers["user-agent"] ?? "");
       const { status, body: text } = answer(body);
       response.writeHead(status, { "content-type": "application/json" }).end(text);
     });
@@ -503,6 +554,7 @@ describe("outgoing webhooks", () => {
       },
     ]);
     expect(delivery).toMatchObject({ status: 200, trigger: "direct_message", replyMessageId: expect.any(Number) });
+    expect(userAgents).toEqual([expect.stringMatching(/^ZulipOutgoingWebhook\//)]);
     expect(server.messagesSeenBy(alice, { with: bot }).map((m) => [m.senderId, m.content])).toEqual([
       [alice.id, "ping"],
       [bot.id, "pong"],
@@ -535,6 +587,18 @@ describe("outgoing webhooks", () => {
     );
     expect(delivery).toMatchObject({ status: 500, error: expect.stringContaining("500") });
     expect(server.messagesSeenBy(alice, { with: bot }).at(-1)).toMatchObject({
+      senderId: bot.id,
+      content: "Failure! Bot is unavailable",
+    });
+  });
+
+  it("retries a webhook that cannot be reached three times, then posts the failure notice", async () => {
+    await new Promise((resolve) => receiver.close(resolve));
+    receiver = createServer();
+    const id = server.sendStream(alice, "general", "ops", "anyone?", { mention: bot });
+    const delivery = await server.waitFor(() => server.webhookDeliveries.find((d) => d.messageId === id && d.done));
+    expect(delivery).toMatchObject({ attempts: 4, error: expect.stringContaining("connection error") });
+    expect(server.messagesSeenBy(alice, { stream: "general", topic: "ops" }).at(-1)).toMatchObject({
       senderId: bot.id,
       content: "Failure! Bot is unavailable",
     });

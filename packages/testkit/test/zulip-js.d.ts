@@ -9,6 +9,7 @@ declare module "zulip-js" {
   }
   type Params = Record<string, string | number | unknown[]>;
   export interface ZulipClient {
+    callEndpoint(path: string, method?: string, params?: Params): Promise<ZulipReply>;
     users: { me: { getProfile(): Promise<ZulipReply> } };
     queues: {
       register(params: Params): Promise<ZulipReply>;

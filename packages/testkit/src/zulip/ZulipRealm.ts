@@ -52,6 +52,10 @@ type Params = Record<string, string>;
 type Reply = Record<string, unknown>;
 
 const FAILURE_NOTICE = "Failure! Bot is unavailable";
+// Zulip retries an outgoing webhook that timed out or could not connect this many times before giving up.
+const WEBHOOK_RETRIES = 3;
+// Zulip's limit on num_before + num_after.
+const MAX_FETCH = 5000;
 
 /**
  * The state of the test realm and what each API call does to it: users, streams, messages, event queues and
@@ -270,6 +274,50 @@ export class ZulipRealm {
     return message;
   }
 
+  /** GET /messages: a window of the user's messages around `anchor`, filtered by `narrow`. */
+  fetchMessages(user: ZulipUser, params: Params): Reply {
+    const numBefore = countParam(params, "num_before");
+    const numAfter = countParam(params, "num_after");
+    if (numBefore + numAfter > MAX_FETCH) {
+      throw new ZulipApiError(400, `Too many messages requested (maximum ${MAX_FETCH}).`, "BAD_REQUEST");
+    }
+    const narrow = parseNarrow(params.narrow);
+    const applyMarkdown = jsonBoolean(params, "apply_markdown", true);
+    const includeAnchor = jsonBoolean(params, "include_anchor", true);
+    const matching = this.stored.filter(
+      (m) =>
+        !m.deleted &&
+        m.recipientIds.includes(user.id) &&
+        narrowAccepts(narrow, this.narrowSubject(m, this.flagsOf(m, user.id))),
+    );
+    const anchorParam = params.anchor ?? "newest";
+    const anchor =
+      anchorParam === "newest"
+        ? Number.MAX_SAFE_INTEGER
+        : anchorParam === "oldest"
+          ? 0
+          : anchorParam === "first_unread"
+            ? (matching.find((m) => !this.flagsOf(m, user.id).includes("read"))?.id ?? Number.MAX_SAFE_INTEGER)
+            : Number(anchorParam);
+    if (!Number.isInteger(anchor) || anchor < 0) throw invalidArgument("anchor", "is not a valid anchor");
+    const before = matching.filter((m) => m.id < anchor);
+    const after = matching.filter((m) => m.id > anchor);
+    const atAnchor = matching.filter((m) => m.id === anchor);
+    const window = [
+      ...(numBefore > 0 ? before.slice(-numBefore) : []),
+      ...(includeAnchor ? atAnchor : []),
+      ...after.slice(0, numAfter),
+    ];
+    return {
+      anchor: anchor === Number.MAX_SAFE_INTEGER ? 10_000_000_000_000_000 : anchor,
+      found_anchor: atAnchor.length > 0,
+      found_oldest: before.length <= numBefore,
+      found_newest: after.length <= numAfter,
+      history_limited: false,
+      messages: window.map((m) => ({ ...this.messageObject(m, applyMarkdown), flags: this.flagsOf(m, user.id) })),
+    };
+  }
+
   getMessage(user: ZulipUser, messageId: number, params: Params): Reply {
     const message = this.visibleMessage(user, messageId);
     return {
@@ -465,6 +513,7 @@ export class ZulipRealm {
         messageId: message.id,
         trigger,
         url: webhook.url,
+        attempts: 0,
         payload: {
           bot_email: bot.email,
           bot_full_name: bot.fullName,
@@ -486,30 +535,41 @@ export class ZulipRealm {
 
   private async deliver(bot: ZulipUser, message: StoredMessage, delivery: WebhookDelivery): Promise<void> {
     let reply: string | undefined;
-    try {
-      const response = await fetch(delivery.url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(delivery.payload),
-        signal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.settings.webhookTimeoutMs)]),
-      });
-      delivery.status = response.status;
-      const text = await response.text();
+    for (let attempt = 0; attempt <= WEBHOOK_RETRIES; attempt++) {
+      delivery.attempts = attempt + 1;
       try {
-        delivery.response = JSON.parse(text);
-      } catch {
-        delivery.response = text;
-      }
-      if (!response.ok) {
-        delivery.error = `The webhook got a response with status code *${response.status}*.`;
-        reply = FAILURE_NOTICE;
-      } else {
+        const response = await fetch(delivery.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "user-agent": `ZulipOutgoingWebhook/${this.settings.zulipVersion}`,
+          },
+          body: JSON.stringify(delivery.payload),
+          signal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.settings.webhookTimeoutMs)]),
+        });
+        delivery.status = response.status;
+        const text = await response.text();
+        try {
+          delivery.response = JSON.parse(text);
+        } catch {
+          delivery.response = text;
+        }
+        delivery.error = undefined;
+        if (!response.ok) {
+          delivery.error = `The webhook got a response with status code *${response.status}*.`;
+          reply = FAILURE_NOTICE;
+          break;
+        }
         reply = webhookReplyContent(delivery.response);
+        break;
+      } catch (error) {
+        if (this.closing.signal.aborted) return;
+        delivery.error =
+          (error as Error).name === "TimeoutError"
+            ? `Request timed out after ${this.settings.webhookTimeoutMs / 1000} seconds.`
+            : "A connection error occurred. Is my bot server down?";
+        if (attempt === WEBHOOK_RETRIES) reply = FAILURE_NOTICE;
       }
-    } catch (error) {
-      if (this.closing.signal.aborted) return;
-      delivery.error = (error as Error).name === "TimeoutError" ? "Request timed out" : (error as Error).message;
-      reply = FAILURE_NOTICE;
     }
     if (reply === undefined || this.closing.signal.aborted) return;
     const where =
@@ -565,6 +625,9 @@ export class ZulipRealm {
     // Zulip marks a user's own messages read.
     if (message.sender.id === viewerId) flags.push("read");
     if (message.rendered.mentionedIds.includes(viewerId)) flags.push("mentioned");
+    // Wildcards count in channels only; the deprecated wildcard_mentioned still comes along, as in Zulip.
+    const wildcard = message.type === "stream" ? message.rendered.wildcard : undefined;
+    if (wildcard) flags.push(`${wildcard}_wildcard_mentioned`, "wildcard_mentioned");
     return flags;
   }
 
@@ -681,6 +744,14 @@ function webhookReplyContent(body: unknown): string | undefined {
   if (answer.response_not_required === true) return undefined;
   const content = answer.content ?? answer.response_string;
   return typeof content === "string" && content.trim() !== "" ? content : undefined;
+}
+
+function countParam(params: Params, name: string): number {
+  const raw = params[name];
+  if (raw === undefined) throw missingArgument(name);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw invalidArgument(name, "is not a non-negative integer");
+  return value;
 }
 
 function conversationKey(message: StoredMessage): string {

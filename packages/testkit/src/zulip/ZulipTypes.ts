@@ -79,6 +79,8 @@ export interface WebhookDelivery {
   messageId: number;
   trigger: "direct_message" | "mention";
   url: string;
+  /** POSTs made: Zulip retries a timeout or a refused connection up to 3 times. */
+  attempts: number;
   payload: Record<string, unknown>;
   status?: number;
   error?: string;

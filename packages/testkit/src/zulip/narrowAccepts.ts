@@ -56,7 +56,9 @@ function termHolds(term: NarrowTerm, message: NarrowSubject): boolean {
   switch (term.operator) {
     case "is":
       if (operand === "dm" || operand === "private") return message.type === "private";
-      if (operand === "mentioned") return message.flags.includes("mentioned");
+      if (operand === "mentioned") {
+        return message.flags.includes("mentioned") || message.flags.includes("wildcard_mentioned");
+      }
       if (operand === "starred") return message.flags.includes("starred");
       if (operand === "alerted") return message.flags.includes("has_alert_word");
       return !message.flags.includes("read");
@@ -68,7 +70,7 @@ function termHolds(term: NarrowTerm, message: NarrowSubject): boolean {
     case "sender":
       return matchesUser(message.sender, operand);
     default: {
-      // dm / pm-with: the DM whose participants other than the receiver are exactly the listed users.
+      // dm / pm-with: a DM in which every listed user takes part.
       if (message.type !== "private") return false;
       const listed = operand.split(",").map((s) => s.trim());
       return listed.every((who) => message.participants.some((p) => matchesUser(p, who)));

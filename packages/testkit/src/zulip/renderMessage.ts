@@ -8,6 +8,8 @@ export interface RenderedMessage {
   spoilers: { header: string; body: string }[];
   /** Users named by a non-silent mention. */
   mentionedIds: number[];
+  /** A non-silent wildcard mention: @**all**, @**everyone**, @**channel**, @**stream** or @**topic**. */
+  wildcard?: "stream" | "topic";
 }
 
 /** How a mention names a user: by id when the mention carries one, else by full name. */
@@ -20,6 +22,20 @@ type Block =
   | { kind: "paragraph"; lines: string[] }
   | { kind: "code"; language: string; text: string }
   | { kind: "spoiler"; header: string; body: string; children: Block[] };
+
+interface Mentions {
+  users: Set<number>;
+  wildcards: Set<"stream" | "topic">;
+}
+
+// The names Zulip reads as a mention of everyone in the channel, or of the topic's participants.
+const WILDCARDS: Record<string, "stream" | "topic"> = {
+  all: "stream",
+  everyone: "stream",
+  channel: "stream",
+  stream: "stream",
+  topic: "topic",
+};
 
 interface Rendering {
   html: string;
@@ -37,15 +53,17 @@ const INLINE = /`([^`]+)`|@(_?)\*\*([^*|]+?)(?:\|(\d+))?\*\*|\*\*([^*]+)\*\*/g;
  */
 export function renderMessage(content: string, users: MentionDirectory): RenderedMessage {
   const spoilers: { header: string; body: string }[] = [];
-  const mentioned = new Set<number>();
+  const mentions: Mentions = { users: new Set(), wildcards: new Set() };
   const blocks = parseBlocks(content.split("\n"));
-  const rendering = renderBlocks(blocks, users, mentioned, spoilers);
+  const rendering = renderBlocks(blocks, users, mentions, spoilers);
+  const wildcard = mentions.wildcards.has("stream") ? "stream" : mentions.wildcards.has("topic") ? "topic" : undefined;
   return {
     html: rendering.html,
     visibleText: rendering.visible,
     fullText: rendering.full,
     spoilers,
-    mentionedIds: [...mentioned],
+    mentionedIds: [...mentions.users],
+    ...(wildcard ? { wildcard } : {}),
   };
 }
 
@@ -95,12 +113,12 @@ function parseBlocks(lines: string[]): Block[] {
 function renderBlocks(
   blocks: Block[],
   users: MentionDirectory,
-  mentioned: Set<number>,
+  mentions: Mentions,
   spoilers: { header: string; body: string }[],
 ): Rendering {
   const parts = blocks.map((block): Rendering => {
     if (block.kind === "paragraph") {
-      const lines = block.lines.map((line) => renderInline(line, users, mentioned));
+      const lines = block.lines.map((line) => renderInline(line, users, mentions));
       const text = lines.map((l) => l.visible).join("\n");
       return { html: `<p>${lines.map((l) => l.html).join("<br>\n")}</p>`, visible: text, full: text };
     }
@@ -113,8 +131,8 @@ function renderBlocks(
       };
     }
     spoilers.push({ header: block.header, body: block.body });
-    const header = renderInline(block.header, users, mentioned);
-    const inner = renderBlocks(block.children, users, mentioned, spoilers);
+    const header = renderInline(block.header, users, mentions);
+    const inner = renderBlocks(block.children, users, mentions, spoilers);
     return {
       html:
         `<div class="spoiler-block"><div class="spoiler-header">\n${header.html ? `<p>${header.html}</p>` : ""}\n</div>` +
@@ -130,11 +148,7 @@ function renderBlocks(
   };
 }
 
-function renderInline(
-  text: string,
-  users: MentionDirectory,
-  mentioned: Set<number>,
-): { html: string; visible: string } {
+function renderInline(text: string, users: MentionDirectory, mentions: Mentions): { html: string; visible: string } {
   let html = "";
   let visible = "";
   let last = 0;
@@ -152,7 +166,13 @@ function renderInline(
       visible += bold;
     } else {
       const user = id !== undefined ? users.byId(Number(id)) : users.byFullName(name ?? "");
-      if (!user) {
+      const wildcard = user || id !== undefined ? undefined : WILDCARDS[(name ?? "").toLowerCase()];
+      if (wildcard) {
+        if (!silent) mentions.wildcards.add(wildcard);
+        const kind = wildcard === "topic" ? "topic-mention" : "channel-wildcard-mention";
+        html += `<span class="${silent ? "user-mention silent" : `user-mention ${kind}`}" data-user-id="*">${silent ? "" : "@"}${escapeHtml(name ?? "")}</span>`;
+        visible += `${silent ? "" : "@"}${name}`;
+      } else if (!user) {
         // Zulip leaves a mention of nobody as the text that was typed.
         html += escapeHtml(whole);
         visible += whole;
@@ -160,7 +180,7 @@ function renderInline(
         html += `<span class="user-mention silent" data-user-id="${user.id}">${escapeHtml(user.fullName)}</span>`;
         visible += user.fullName;
       } else {
-        mentioned.add(user.id);
+        mentions.users.add(user.id);
         html += `<span class="user-mention" data-user-id="${user.id}">@${escapeHtml(user.fullName)}</span>`;
         visible += `@${user.fullName}`;
       }

@@ -11,7 +11,7 @@ const API_PREFIX = "/api/v1";
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
 type Params = Record<string, string>;
-type Handler = (user: ZulipUser, params: Params, response: ServerResponse) => Promise<object> | object;
+type Handler = (user: ZulipUser, params: Params, response: ServerResponse, client: string) => Promise<object> | object;
 
 /**
  * Starts a local Zulip server on a free loopback port: the part of the REST API and event system a bot uses, with
@@ -49,7 +49,10 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
       GET: (user, params, response) => pollEvents(user, params, response),
       DELETE: (user, params) => realm.deleteQueue(user, params),
     },
-    "/messages": { POST: (user, params) => realm.sendFromApi(user, params, "ZulipJS") },
+    "/messages": {
+      GET: (user, params) => realm.fetchMessages(user, params),
+      POST: (user, params, _response, client) => realm.sendFromApi(user, params, client),
+    },
   };
 
   async function pollEvents(user: ZulipUser, params: Params, response: ServerResponse): Promise<object> {
@@ -83,7 +86,11 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
       entry.userId = user.id;
       headers = limiter.take(user.id);
       const handler = route(method, address.pathname);
-      body = { result: "success", msg: "", ...(await handler(user, entry.params, response)) };
+      body = {
+        result: "success",
+        msg: "",
+        ...(await handler(user, entry.params, response, clientName(request.headers["user-agent"]))),
+      };
     } catch (error) {
       const failure =
         error instanceof ZulipApiError ? error : new ZulipApiError(500, "Internal server error", "BAD_REQUEST");
@@ -188,6 +195,11 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
   function mention(user: UserRef): string {
     return `@**${realm.user(user).fullName}**`;
   }
+}
+
+/** The message's `client` as Zulip names it: the User-Agent's product name. */
+function clientName(userAgent: string | undefined): string {
+  return /^([^/\s]+)/.exec(userAgent ?? "")?.[1] ?? "Unspecified";
 }
 
 function unauthorized(header: string | undefined): ZulipApiError {
