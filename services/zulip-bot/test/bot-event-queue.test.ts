@@ -103,7 +103,9 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
       secrets.push(seed);
       const added = await ask(fx, fx.alice, `add kept ${seed}`);
       expect(added.visibleText).toContain("I could not delete your message: delete it yourself now");
-      const userMessages = fx.zulip.messagesSeenBy(fx.alice, { with: fx.bot }).filter((m) => m.senderId === fx.alice.id);
+      const userMessages = fx.zulip
+        .messagesSeenBy(fx.alice, { with: fx.bot })
+        .filter((m) => m.senderId === fx.alice.id);
       expect(userMessages.at(-1)?.deleted).toBe(false);
     } finally {
       fx.zulip.setMessageDeletion("any");

@@ -53,7 +53,9 @@ describe("Zulip rendering of the core's replies", () => {
 
   it("says whether the message that carried a seed was deleted, or asks the user to delete it", () => {
     const reply: ChatReply = { paragraphs: [[{ kind: "text", text: "Stored." }]], deleteUserMessage: true };
-    expect(renderReply(reply, { userMessageDeleted: true })).toBe("Stored.\nI deleted your message: it carried a seed.");
+    expect(renderReply(reply, { userMessageDeleted: true })).toBe(
+      "Stored.\nI deleted your message: it carried a seed.",
+    );
     expect(renderReply(reply, { userMessageDeleted: false })).toMatch(/I could not delete your message: delete it/);
   });
 
