@@ -1,4 +1,11 @@
-import { type ChatDeps, type ChatReply, handleMessage, notAllowedReply, parseCommand } from "@totp-custody/chat";
+import {
+  type ChatDeps,
+  type ChatReply,
+  handleMessage,
+  notAllowedReply,
+  parseCommand,
+  untilCoreAnswers,
+} from "@totp-custody/chat";
 import type { Logger } from "pino";
 import { renderExpired, renderReply } from "./renderReply.js";
 import type { Route } from "./routeMessage.js";
@@ -8,6 +15,13 @@ export interface ResponderDeps {
   api: ZulipApi;
   chat: ChatDeps;
   log: Logger;
+  /**
+   * How long a message waits, at most, for a totp-core that cannot be reached (a restart) before the user reads
+   * "unavailable". The webhook mode must answer within Zulip's 10 s; the event-queue mode holds the message itself.
+   */
+  coreWaitMs: number;
+  /** Ends those waits at shutdown. */
+  signal: AbortSignal;
 }
 
 export interface RespondOptions {
@@ -41,7 +55,12 @@ export class Responder {
     const command = route.kind === "refuse" ? "refused" : parseCommand(route.text).kind;
     log.info({ messageId: message.id, sender: message.sender_id, origin: route.ctx.origin, command }, "answering");
     const reply: ChatReply =
-      route.kind === "refuse" ? notAllowedReply(route.ctx) : await handleMessage(route.ctx, route.text, this.deps.chat);
+      route.kind === "refuse"
+        ? notAllowedReply(route.ctx)
+        : await untilCoreAnswers(() => handleMessage(route.ctx, route.text, this.deps.chat), {
+            budgetMs: this.deps.coreWaitMs,
+            signal: this.deps.signal,
+          });
     let userMessageDeleted = false;
     if (reply.deleteUserMessage) {
       try {

@@ -25,6 +25,9 @@ export interface RunningBot {
  */
 const CORE_ATTEMPTS = 6;
 const CORE_BACKOFF_MS = 250;
+/** Zulip gives an outgoing webhook 10 s: the answer must be on its way before. */
+const WEBHOOK_CORE_WAIT_MS = 6000;
+const QUEUE_CORE_WAIT_MS = 60_000;
 
 /**
  * The bot's own user. Zulip refusing the credentials is a configuration error; a Zulip that does not answer yet
@@ -51,14 +54,23 @@ async function whoAmI(api: ZulipApi, log: Logger, signal: AbortSignal): Promise<
 
 /** Wires the bot from a validated configuration and starts taking messages. */
 export async function startBot(config: Config, log: Logger): Promise<RunningBot> {
+  // Two stops: core waits end as soon as shutdown starts (their messages get "unavailable"), Zulip waits only at the
+  // end, so that the answers in hand still reach Zulip through a rate limit.
   const stopping = new AbortController();
+  const coreWaits = new AbortController();
   const api = await connectZulip(config.zulip, {
     signal: stopping.signal,
     onRateLimited: (what, waitMs) => log.warn({ call: what, waitMs }, "Zulip rate limit hit; waiting its retry-after"),
   });
   const bot = await whoAmI(api, log, stopping.signal);
   const client = createTotpClient({ ...config.totp, maxAttempts: CORE_ATTEMPTS, backoffMs: CORE_BACKOFF_MS });
-  const responder = new Responder({ api, chat: { client }, log });
+  const responder = new Responder({
+    api,
+    chat: { client },
+    log,
+    coreWaitMs: config.webhook ? WEBHOOK_CORE_WAIT_MS : QUEUE_CORE_WAIT_MS,
+    signal: coreWaits.signal,
+  });
   const intake = new MessageIntake(bot, config, responder, log);
   let webhook: WebhookServer | undefined;
   let loop: EventQueueLoop | undefined;
@@ -86,6 +98,7 @@ export async function startBot(config: Config, log: Logger): Promise<RunningBot>
     webhookPort: webhook?.port,
     healthPort: health?.port,
     async shutdown() {
+      coreWaits.abort();
       await webhook?.close();
       await loop?.stop();
       await intake.drain();
