@@ -43,6 +43,8 @@ export class EventQueueLoop {
     const queue = await this.api.register();
     this.queue = queue;
     this.log.info({ queueId: queue.id }, "event queue registered");
+    // Before any message came, the read-back of a lost queue starts after what existed when the first one was made.
+    this.intake.lastMessageId ??= queue.maxMessageId;
     const after = this.intake.lastMessageId;
     if (this.lostQueue && after !== undefined) {
       this.lostQueue = false;

@@ -27,6 +27,8 @@ export interface EventQueue {
   lastEventId: number;
   /** How long the server holds a poll before it answers with a heartbeat. */
   longpollMs: number;
+  /** The newest message the bot had received when the queue was made: where a read-back can start. */
+  maxMessageId: number | undefined;
 }
 
 /** The calls the bot makes, each resolving with its result or throwing ZulipApiError. */
@@ -119,6 +121,7 @@ export async function connectZulip(credentials: ZulipCredentials, options: Zulip
         id: registered.queue_id,
         lastEventId: registered.last_event_id,
         longpollMs: (registered.event_queue_longpoll_timeout_seconds ?? 0) * 1000 || DEFAULT_LONGPOLL_MS,
+        maxMessageId: registered.max_message_id,
       };
     },
     async events(queue, lastEventId, signal) {
