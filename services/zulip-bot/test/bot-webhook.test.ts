@@ -111,6 +111,18 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     expect(fx.zulip.messages.filter((m) => m.type === "stream" && m.senderId === fx.bot.id)).toEqual([]);
   });
 
+  it("deletes a seed posted with a mention even in a stream it does not serve, registers nothing, and says so by DM", async () => {
+    const seed = newSecret();
+    secrets.push(seed);
+    const before = botDms(fx, fx.alice).length;
+    const posted = fx.zulip.sendStream(fx.alice, "elsewhere", "t", `add leaked ${seed}`, { mention: fx.bot });
+    const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the warning by DM" });
+    expect(reply.visibleText).toMatch(/^That message carries a seed/);
+    expect(reply.visibleText).toContain("I deleted your message");
+    expect(fx.zulip.messages.find((m) => m.id === posted)?.deleted).toBe(true);
+    expect(coreCallsOf(`zulip:${fx.alice.id}`).filter((line) => line.includes("leaked"))).toEqual([]);
+  });
+
   it("refuses a payload with a wrong token, and answers nothing for it", async () => {
     const forged = await fetch(url, {
       method: "POST",
