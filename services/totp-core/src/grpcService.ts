@@ -17,6 +17,11 @@ export interface CallHooks {
   checkLimit(kind: LimitKind, principal: string, label: string | undefined): void | Promise<void>;
   /** Resolves once the audit line is durably written: the answer leaves only after that. */
   audit(entry: AuditEntry): Promise<void>;
+  /**
+   * Asked for each call refused before it could run (unknown identity, bad on_behalf_of, a rate limit): whether
+   * it gets its own audit line, or is only counted in the client's next summary line and answered with the wait.
+   */
+  admitRefusal(client: string): { audit: true } | { audit: false; retryAfterMs: number };
   /** True once an audit write failed: from then on no call may run, since none could be audited. */
   auditBroken(): boolean;
   /** Counts the call and its latency. */
@@ -43,6 +48,19 @@ const SHUTTING_DOWN = new TotpError("UNAVAILABLE", "server shutting down; retry"
 const AUDIT_BROKEN = toServiceError(new TotpError("UNAVAILABLE", "audit log not writable on this server; retry"));
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The address part of a grpc-js peer ("ipv4:127.0.0.1:5123", "[::1]:5123"): what names a client without identity. */
+const peerAddress = (peer: string): string => `peer:${peer.replace(/:\d+$/, "")}`;
+
+/** A refusal over the client's budget of refusals: no line of its own, only the count in a summary line. */
+const tooManyRefusals = (retryAfterMs: number) =>
+  toServiceError(
+    new TotpError(
+      "RESOURCE_EXHAUSTED",
+      `too many refused calls from this client; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+      { retryAfterMs },
+    ),
+  );
 
 interface Request {
   onBehalfOf: string;
@@ -71,6 +89,8 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
       const label = call.request.label || undefined;
       let principal: string | undefined;
+      // Until the call passes its identity and limit checks, a failure is a refusal and draws on the refusal budget.
+      let refusedEarly = true;
       // The first of the call's own result and the end of the grace period answers; the other is dropped.
       let settled = false;
 
@@ -105,6 +125,16 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       };
 
       const refuse = (e: TotpError) => {
+        if (refusedEarly && e.code !== "INTERNAL" && e.code !== "UNAVAILABLE" && !settled) {
+          const admitted = hooks.admitRefusal(client ?? peerAddress(call.getPeer()));
+          if (!admitted.audit) {
+            settled = true;
+            inFlight?.delete(abandon);
+            observe("RESOURCE_EXHAUSTED");
+            callback(tooManyRefusals(admitted.retryAfterMs), null);
+            return;
+          }
+        }
         const mapped = toServiceError(e);
         finish(e.code, mapped.code ?? status.UNKNOWN, () => callback(mapped, null));
       };
@@ -121,6 +151,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         const caller = resolveCaller(policy(), client, call.request.onBehalfOf);
         principal = caller.principal;
         await hooks.checkLimit(kind, caller.principal, label);
+        refusedEarly = false;
         return run(caller, call.request);
       })().then((response) => finish("ok", status.OK, () => callback(null, response)), fail);
     };
