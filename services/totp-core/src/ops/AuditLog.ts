@@ -2,6 +2,7 @@ import { createHmac, hash, randomBytes } from "node:crypto";
 import { closeSync, fdatasync, openSync, write } from "node:fs";
 import type { Writable } from "node:stream";
 import { promisify } from "node:util";
+import { looksLikeSeed } from "@totp-custody/contract";
 import type { ErrorCode } from "../errors.js";
 import { isLabelName } from "../policy/labelName.js";
 
@@ -98,6 +99,10 @@ const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : "nul
 /** Whether a JSON value fits `max` bytes of UTF-8; the exact count only when its characters could be wide. */
 const fits = (json: string, max: number): boolean =>
   json.length <= max && (json.length * 3 <= max || Buffer.byteLength(json) <= max);
+
+/** The shortest text looksLikeSeed can take for a seed; most fields are shorter, and skip the check. */
+const SHORTEST_SEED = 16;
+const mayBeSeed = (value: string): boolean => value.length >= SHORTEST_SEED && looksLikeSeed(value);
 
 export interface AuditLogOptions {
   /**
@@ -252,19 +257,22 @@ export class AuditLog {
   }
 
   /**
-   * A string field's JSON value: as sent when it fits its bound, else only its length and a keyed fingerprint, so
-   * that no request field can make a line long or carry what it should not.
+   * A string field's JSON value: as sent when it fits its bound and does not look like a seed, else only its length
+   * and a keyed fingerprint, so that no request field can make a line long or put a pasted seed in the log.
    */
   private bounded(value: string | undefined, maxBytes: number): string {
     if (value === undefined) return "null";
     const json = jsonString(value);
-    return fits(json, maxBytes) ? json : this.redacted(value);
+    return fits(json, maxBytes) && !mayBeSeed(value) ? json : this.redacted(value);
   }
 
-  /** A label is written only when it is a valid label name: anything else was refused and may be anything. */
+  /**
+   * A label is written only when it is a valid label name that does not look like a seed: anything else was refused
+   * and may be anything, and a seed lower-cased is a valid label name.
+   */
   private labelValue(label: string | undefined): string {
     if (label === undefined) return "null";
-    return isLabelName(label) ? `"${label}"` : this.redacted(label);
+    return isLabelName(label) && !mayBeSeed(label) ? `"${label}"` : this.redacted(label);
   }
 
   private redacted(value: string): string {
