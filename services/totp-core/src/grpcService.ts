@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type handleUnaryCall, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { TotpServiceServer } from "@totp-custody/contract";
 import type { Logger } from "pino";
-import { asTotpError, type ErrorCode, TotpError, toServiceError } from "./errors.js";
+import { asTotpError, type ErrorCode, statusOf, TotpError, toServiceError } from "./errors.js";
 import { clientIdentity } from "./identity.js";
 import type { AuditEntry } from "./ops/AuditLog.js";
 import { type Caller, type Policy, resolveCaller } from "./policy/index.js";
@@ -62,6 +62,9 @@ const tooManyRefusals = (retryAfterMs: number) =>
     ),
   );
 
+/** Told the outcome of each label a call wrote or refused when it handles several (ImportSeeds). */
+type EntryRecorder = (label: string | undefined, outcome: "ok" | ErrorCode) => void;
+
 interface Request {
   onBehalfOf: string;
   label?: string;
@@ -72,7 +75,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
   function unary<Req extends Request, Res>(
     method: string,
     kind: LimitKind,
-    run: (caller: Caller, request: Req) => Promise<Res>,
+    run: (caller: Caller, request: Req, onEntry: EntryRecorder) => Promise<Res>,
   ): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const started = performance.now();
@@ -89,6 +92,8 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
       const label = call.request.label || undefined;
       let principal: string | undefined;
+      // A line each, written before the call's own line, for the labels of a call that handles several.
+      const entries: Array<{ label: string | undefined; outcome: "ok" | ErrorCode }> = [];
       // Until the call passes its identity and limit checks, a failure is a refusal and draws on the refusal budget.
       let refusedEarly = true;
       // The first of the call's own result and the end of the grace period answers; the other is dropped.
@@ -109,8 +114,12 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
           status: grpcStatus,
           latencyMs: Math.round(latency * 1000) / 1000,
         };
+        const lines = entries.map(({ label, outcome }) =>
+          hooks.audit({ ...entry, label, outcome, status: statusOf(outcome) }),
+        );
+        lines.push(hooks.audit(entry));
         // Counted once the answer is known, with the audit write in its latency: that is what the caller waits for.
-        hooks.audit(entry).then(
+        Promise.all(lines).then(
           () => {
             observe(outcome);
             answer();
@@ -152,7 +161,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         principal = caller.principal;
         await hooks.checkLimit(kind, caller.principal, label);
         refusedEarly = false;
-        return run(caller, call.request);
+        return run(caller, call.request, (entryLabel, outcome) => entries.push({ label: entryLabel, outcome }));
       })().then((response) => finish("ok", status.OK, () => callback(null, response)), fail);
     };
   }
@@ -162,6 +171,6 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
     registerSeed: unary("RegisterSeed", "write", (caller, r) => service.registerSeed(caller, r)),
     listLabels: unary("ListLabels", "read", (caller, r) => service.listLabels(caller, r)),
     deleteSeed: unary("DeleteSeed", "delete", (caller, r) => service.deleteSeed(caller, r)),
-    importSeeds: unary("ImportSeeds", "write", (caller, r) => service.importSeeds(caller, r)),
+    importSeeds: unary("ImportSeeds", "write", (caller, r, onEntry) => service.importSeeds(caller, r, onEntry)),
   };
 }
