@@ -99,7 +99,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const { auditFile } = config;
   const audit = auditFile
-    ? await startStep("TOTP_AUDIT_FILE", auditFile, () => AuditLog.toFile(auditFile))
+    ? await startStep("TOTP_AUDIT_FILE", auditFile, () =>
+        AuditLog.toFile(auditFile, {
+          onReopenedDetached: () =>
+            log.warn({ auditFile }, "audit file was removed or replaced; its lines go on in a new file at the path"),
+        }),
+      )
     : AuditLog.toStream();
   metrics.watchAudit(
     () => audit.bytesWritten,

@@ -1,5 +1,5 @@
 import { createHmac, hash, randomBytes } from "node:crypto";
-import { closeSync, fdatasync, openSync, write } from "node:fs";
+import { closeSync, fdatasync, fstat, openSync, stat, write } from "node:fs";
 import type { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { looksLikeSeed } from "@totp-custody/contract";
@@ -68,6 +68,23 @@ function newBatch(): Batch {
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
+const fstatAsync = promisify(fstat);
+const statAsync = promisify(stat);
+
+/**
+ * Whether the file open at `fd` is no longer the one at `path`: deleted (nothing at the path) or replaced (another
+ * inode there, as after a rename by logrotate without the SIGHUP). Lines written to it then would reach no one.
+ */
+async function detached(fd: number, path: string): Promise<boolean> {
+  const [open, atPath] = await Promise.all([
+    fstatAsync(fd),
+    statAsync(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw err;
+    }),
+  ]);
+  return atPath === undefined || atPath.ino !== open.ino || atPath.dev !== open.dev;
+}
 
 async function appendDurably(fd: number, data: string): Promise<void> {
   const bytes = Buffer.from(data);
@@ -110,6 +127,8 @@ export interface AuditLogOptions {
    * values; without it a random per-process key is used, and fingerprints only match within one run.
    */
   key?: Buffer;
+  /** Told when the file was found deleted or replaced before a write, and opened again at its path. */
+  onReopenedDetached?: () => void;
 }
 
 /**
@@ -163,7 +182,8 @@ export class AuditLog {
    * `reopen()` makes the next write open the path again, for log rotation: once the file has been renamed, the
    * lines go to a new file at the path. Batches are written one after another, so the switch falls between two
    * writes and no line is split between files; the chain goes on across them (verify rotated files together,
-   * oldest first). A reopen that fails fails that write, and the log fails closed as for any failed write.
+   * oldest first). A file deleted or replaced under the process is noticed before the next write and opened again
+   * the same way. A reopen that fails fails that write, and the log fails closed as for any failed write.
    */
   static toFile(path: string, options: AuditLogOptions = {}): AuditLog {
     let fd = openSync(path, "a", 0o600);
@@ -171,11 +191,15 @@ export class AuditLog {
     return new AuditLog(
       // async, so that a failed open becomes this write's rejection rather than an exception in a timer.
       async (data) => {
-        if (reopenWanted) {
+        // Checked before every batch (two stat calls, shared by the batch's lines): without it, a deleted file
+        // would take every later line into an unlinked inode while the calls are answered OK.
+        const gone = !reopenWanted && (await detached(fd, path));
+        if (reopenWanted || gone) {
           reopenWanted = false;
           const previous = fd;
           fd = openSync(path, "a", 0o600);
           closeSync(previous);
+          if (gone) options.onReopenedDetached?.();
         }
         return appendDurably(fd, data);
       },
