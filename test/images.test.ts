@@ -197,6 +197,19 @@ describe("totp-core in its image, run the restricted way", () => {
     }
     expect((await core.exited).code).toBe(0);
   });
+
+  it("gives the chart's helm test what it loads: grpc-js and the health service from NODE_PATH", async () => {
+    const script = "require('@grpc/grpc-js'); require('grpc-health-check').service; console.log('loaded')";
+    const run = await runContainer([
+      ...RESTRICTED,
+      "--env",
+      "NODE_PATH=/app/node_modules",
+      imageOf("totp-core"),
+      "--eval",
+      script,
+    ]);
+    expect(run).toMatchObject({ code: 0, stdout: "loaded\n" });
+  });
 });
 
 describe.each(["telegram-bot", "zulip-bot"])("the %s image, started without credentials", (bot) => {
