@@ -191,15 +191,23 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     await expectNoMoreReplies(fx, fx.alice, before + 2);
   });
 
-  it("on SIGTERM marks pending codes expired, deletes its queue and exits 0", async () => {
+  it("on SIGTERM answers the message in hand, marks pending codes expired, deletes its queue and exits 0", async () => {
     const seed = newSecret();
     secrets.push(seed);
     await ask(fx, fx.alice, `add late ${seed}`);
     const askedAt = Date.now();
     const reply = await ask(fx, fx.alice, "code late");
     secrets.push(expectCodeReply(reply, seed, askedAt));
+    const before = botDms(fx, fx.alice).length;
+    // In hand when the signal comes: answered before the bot exits.
+    fx.zulip.sendDm(fx.alice, fx.bot, "whoami");
     const status = await bot.stop(10_000);
     expect(status).toEqual({ code: 0, signal: null });
+    expect(
+      botDms(fx, fx.alice)
+        .slice(before)
+        .map((m) => m.visibleText),
+    ).toEqual([expect.stringContaining(`zulip:${fx.alice.id}`)]);
     expect(fx.zulip.queues(fx.bot)).toEqual([]);
     const last = botDms(fx, fx.alice).find((m) => m.id === reply.id);
     expect(last?.content).toContain("has expired");
