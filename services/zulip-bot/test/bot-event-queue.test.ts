@@ -183,7 +183,11 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     const askedAt = Date.now();
     fx.zulip.sendDm(fx.alice, fx.bot, "code steady");
     await restarting;
-    const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the code after the restart" });
+    // The bot's core wait lasts up to 60 s; under load a restart can take a good part of it.
+    const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], {
+      what: "the code after the restart",
+      timeoutMs: 90_000,
+    });
     // The bot holds the message until totp-core answers again: the code, not "unavailable".
     secrets.push(expectCodeReply(reply, seed, askedAt));
     const again = await ask(fx, fx.alice, "code steady");
