@@ -205,7 +205,7 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     const before = botDms(fx, fx.alice).length;
     // In hand when the signal comes: answered before the bot exits.
     fx.zulip.sendDm(fx.alice, fx.bot, "whoami");
-    const status = await bot.stop(10_000);
+    const status = await bot.stop(30_000);
     expect(status).toEqual({ code: 0, signal: null });
     expect(
       botDms(fx, fx.alice)
