@@ -7,6 +7,7 @@ import {
   startTelegramServer,
   type TelegramServer,
   type TelegramServerOptions,
+  validateBotApiObject,
 } from "../src/index.js";
 
 const bots: Telegraf[] = [];
@@ -576,5 +577,54 @@ describe("startTelegramServer over plain HTTP", () => {
     });
     expect(badSecret.status).toBe(400);
     expect(tg.webhookInfo().url).toBe("");
+  });
+});
+
+describe("startTelegramServer emits what Telegram emits", () => {
+  it("sends updates and results that match the spec's object types", async () => {
+    const tg = await server();
+    const bot = telegraf(tg);
+    const sam = tg.createUser({ first_name: "Sam", username: "sam_t", language_code: "en" });
+    const group = tg.createChat({ type: "group", members: [sam] });
+    const menu = await bot.telegram.sendMessage(sam.id, "*menu*", {
+      parse_mode: "MarkdownV2",
+      protect_content: true,
+      ...Markup.inlineKeyboard([Markup.button.callback("Go", "go")]),
+    });
+    const replyTo = tg.sendText(sam, "/code work");
+    tg.sendText(sam, "a reply", { replyTo });
+    tg.sendPhoto(sam, qrImage("x", { format: "jpeg", scale: 2 }), { caption: "/add work" });
+    tg.sendText(sam, "/list", { chat: group });
+    tg.pressButton(sam, sam.id, menu.message_id, { data: "go" });
+    const updates = (await rawCall(tg, "getUpdates")).body.result as unknown[];
+    expect(updates).toHaveLength(5);
+    const results: [string, unknown][] = [
+      ...updates.map((update): [string, unknown] => ["Update", update]),
+      ["Message", menu],
+      ["User", await bot.telegram.getMe()],
+      ["WebhookInfo", await bot.telegram.getWebhookInfo()],
+      ["ChatFullInfo", await bot.telegram.getChat(group.id)],
+      ["File", await bot.telegram.getFile(tg.chat(sam.id)[3]?.photo?.[0]?.file_id ?? "")],
+    ];
+    for (const [type, value] of results) expect(validateBotApiObject(type, value), type).toEqual([]);
+  });
+
+  it("shows the bot only commands, mentions and replies in a group while privacy mode is on", async () => {
+    const tg = await server();
+    const tess = tg.createUser();
+    const group = tg.createChat({ type: "supergroup", title: "Team", members: [tess] });
+    tg.sendText(tess, "chatter", { chat: group });
+    tg.sendText(tess, "/code work", { chat: group });
+    tg.sendText(tess, `hey @${tg.bot.username}`, { chat: group });
+    const updates = (await rawCall(tg, "getUpdates")).body.result as {
+      message: { text: string; chat: { type: string } };
+    }[];
+    expect(updates.map((update) => update.message.text)).toEqual(["/code work", `hey @${tg.bot.username}`]);
+    expect(updates[0]?.message.chat.type).toBe("supergroup");
+    expect(tg.chat(group.id).map((message) => message.text)).toEqual([
+      "chatter",
+      "/code work",
+      `hey @${tg.bot.username}`,
+    ]);
   });
 });
