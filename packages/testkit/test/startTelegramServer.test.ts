@@ -524,6 +524,9 @@ describe("startTelegramServer over plain HTTP", () => {
     await rawCall(tg, "getUpdates", { offset: 0, allowed_updates: ["callback_query"] });
     tg.sendText(pat, "ignored");
     expect((await rawCall(tg, "getUpdates", {})).body.result).toEqual([]);
+    // setWebhook without allowed_updates keeps the setting too
+    await rawCall(tg, "setWebhook", { url: "https://127.0.0.1:9/hook" });
+    expect(tg.webhookInfo().allowed_updates).toEqual(["callback_query"]);
   });
 
   it("holds a poll until an update arrives and ends held polls on close", async () => {
