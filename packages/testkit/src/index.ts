@@ -66,6 +66,7 @@ export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";
 export { vaultRequest } from "./vaultRequest.js";
 export { startZulipServer } from "./zulip/startZulipServer.js";
+export { ZulipApiError } from "./zulip/ZulipApiError.js";
 export type {
   MessageDeletionPolicy,
   QueueInfo,
