@@ -10,6 +10,9 @@ import {
   validateBotApiObject,
 } from "../src/index.js";
 
+// Generous: these bounds only stop a hang on a machine that other test runs keep busy.
+const WAIT_MS = 30_000;
+
 const bots: Telegraf[] = [];
 const servers: TelegramServer[] = [];
 
@@ -46,13 +49,14 @@ async function launchPolling(tg: TelegramServer, bot: Telegraf): Promise<{ stopp
   const before = pollsSoFar(tg);
   const stopped = bot.launch(() => {});
   stopped.catch(() => {});
-  await eventually(() => pollsSoFar(tg) > before, { what: "the bot's first getUpdates" });
+  await eventually(() => pollsSoFar(tg) > before, { what: "the bot's first getUpdates", timeoutMs: WAIT_MS });
   return { stopped };
 }
 
 const botReply = (tg: TelegramServer, chatId: number, index = 0) =>
   tg.waitFor(() => tg.chat(chatId).filter((message) => message.from === "bot")[index], {
     what: `bot message ${index} in chat ${chatId}`,
+    timeoutMs: WAIT_MS,
   });
 
 async function rawCall(tg: TelegramServer, method: string, body?: unknown) {
@@ -75,7 +79,10 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
     const reply = await botReply(tg, alice.id);
     expect(reply).toMatchObject({ text: "hi Alice", protectContent: true, deleted: false, edits: 0 });
     expect(tg.chat(alice.id)[0]).toMatchObject({ messageId: sent, from: "user", text: "/hello" });
-    await tg.waitFor(() => pollsSoFar(tg) === 2 && tg.requests.at(-1)?.status === 0, { what: "the next held poll" });
+    await tg.waitFor(() => pollsSoFar(tg) === 2 && tg.requests.at(-1)?.status === 0, {
+      what: "the next held poll",
+      timeoutMs: WAIT_MS,
+    });
     bot.stop();
     await stopped;
     const calls = tg.requests.map((request) => request.method);
@@ -88,7 +95,7 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
     expect([499, 409]).toContain(aborted?.status);
     expect(confirm).toMatchObject({ method: "getUpdates", status: 200 });
     expect(confirm?.params).toEqual({ offset: (aborted?.params.offset as number) ?? -1, limit: 1 });
-    await tg.settled();
+    await tg.settled(WAIT_MS);
     expect(tg.webhookInfo().pending_update_count).toBe(0);
     expect(tg.specViolations).toEqual([]);
   });
@@ -154,7 +161,7 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
       ],
     ]);
     const queryId = tg.pressButton(dave, dave.id, menu.messageId, { text: "Two" });
-    await tg.waitFor(() => tg.message(dave.id, menu.messageId)?.edits === 1, { what: "the edit" });
+    await tg.waitFor(() => tg.message(dave.id, menu.messageId)?.edits === 1, { what: "the edit", timeoutMs: WAIT_MS });
     expect(tg.callbackAnswers).toEqual([{ callback_query_id: queryId, text: "you chose 2" }]);
     // editMessageText without reply_markup removes the keyboard, as Telegram does.
     expect(tg.message(dave.id, menu.messageId)).toMatchObject({ text: "chosen 2", buttons: [] });
@@ -428,6 +435,7 @@ describe("startTelegramServer with the real telegraf, webhook mode", () => {
     tg.sendText(mia, "second");
     await tg.waitFor(() => tg.webhookInfo().last_error_message === "Wrong response from the webhook: 403 Forbidden", {
       what: "a refused delivery",
+      timeoutMs: WAIT_MS,
     });
     const attempts = tg.webhookInfo();
     expect(attempts.pending_update_count).toBe(1);
@@ -435,7 +443,7 @@ describe("startTelegramServer with the real telegraf, webhook mode", () => {
     await rawCall(tg, "setWebhook", { url: `https://127.0.0.1:${port}/tg-hook`, secret_token: "right-secret_1" });
     expect((await botReply(tg, mia.id, 1)).text).toBe("echo second");
     expect(handled).toEqual(["first", "second"]);
-    await tg.settled();
+    await tg.settled(WAIT_MS);
     expect(tg.specViolations).toEqual([]);
   });
 
@@ -453,7 +461,7 @@ describe("startTelegramServer with the real telegraf, webhook mode", () => {
     tg.sendText(nick, "/menu");
     const menu = await botReply(tg, nick.id);
     const queryId = tg.pressButton(nick, nick.id, menu.messageId, { data: "del" });
-    await tg.waitFor(() => tg.callbackAnswers.length > 0, { what: "the callback answer" });
+    await tg.waitFor(() => tg.callbackAnswers.length > 0, { what: "the callback answer", timeoutMs: WAIT_MS });
     expect(tg.callbackAnswers).toEqual([{ callback_query_id: queryId, text: "deleted" }]);
     expect(tg.requests.find((request) => request.method === "answerCallbackQuery")).toMatchObject({
       via: "webhook",
@@ -532,7 +540,10 @@ describe("startTelegramServer over plain HTTP", () => {
   it("holds a poll until an update arrives and ends held polls on close", async () => {
     const tg = await startTelegramServer();
     const held = rawCall(tg, "getUpdates", { timeout: 30 });
-    await eventually(() => tg.requests.some((request) => request.method === "getUpdates"), { what: "the held poll" });
+    await eventually(() => tg.requests.some((request) => request.method === "getUpdates"), {
+      what: "the held poll",
+      timeoutMs: WAIT_MS,
+    });
     const quinn = tg.createUser();
     tg.sendText(quinn, "wake up");
     const woken = (await held).body.result as { update_id: number }[];
@@ -541,6 +552,7 @@ describe("startTelegramServer over plain HTTP", () => {
     const second = rawCall(tg, "getUpdates", { timeout: 30, offset });
     await eventually(() => tg.requests.filter((request) => request.method === "getUpdates").length === 2, {
       what: "the second poll",
+      timeoutMs: WAIT_MS,
     });
     const third = rawCall(tg, "getUpdates", { timeout: 30, offset });
     expect((await second).body).toMatchObject({ ok: false, error_code: 409 });
