@@ -28,6 +28,8 @@ export interface Config {
   logLevel: string;
   rateLimits: RateLimitPolicy;
   keepalive: { timeMs: number; timeoutMs: number; maxConnectionAgeMs: number; maxConcurrentStreams: number };
+  /** The mTLS port: how long a TLS handshake may take, and how many connections may be open at once. */
+  connections: { handshakeTimeoutMs: number; maxConnections: number };
 }
 
 export interface HostPort {
@@ -142,6 +144,8 @@ const schema = z.object({
   TOTP_KEEPALIVE_TIMEOUT_MS: millis(20_000, 1000),
   TOTP_MAX_CONNECTION_AGE_MS: millis(30 * 60_000, 1000),
   TOTP_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(256),
+  TOTP_TLS_HANDSHAKE_TIMEOUT_MS: millis(5_000, 100).pipe(z.number().max(120_000, "at most 120000")),
+  TOTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1024),
   VAULT_ADDR: z.url({ protocol: /^https?$/ }).optional(),
   VAULT_CACERT: path.optional(),
   // A hung Vault must cost a call well under 2 s and end in UNAVAILABLE (retryable) before the client SDK's 5 s
@@ -301,5 +305,6 @@ export function loadConfig(env: Env = process.env): Config {
       maxConnectionAgeMs: v.TOTP_MAX_CONNECTION_AGE_MS,
       maxConcurrentStreams: v.TOTP_MAX_CONCURRENT_STREAMS,
     },
+    connections: { handshakeTimeoutMs: v.TOTP_TLS_HANDSHAKE_TIMEOUT_MS, maxConnections: v.TOTP_MAX_CONNECTIONS },
   };
 }
