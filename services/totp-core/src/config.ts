@@ -166,6 +166,25 @@ const schema = z.object({
   TOTP_FILE_PATH: path.default("totp-seeds.enc"),
 });
 
+/** The variables that may hold a secret value; each can instead name a file with the `_FILE` suffix. */
+const SECRET_VARIABLES = ["VAULT_TOKEN", "VAULT_SECRET_ID", "TOTP_FILE_KEY", "TOTP_REDIS_PASSWORD", "TOTP_REDIS_URL"];
+
+/**
+ * Removes the secret values from `env` once the configuration has been read, so that no library (node-vault reads
+ * VAULT_TOKEN by itself), child process or dump of the environment finds them later. Answers the names of the
+ * secrets that were given there rather than as files (a Redis URL only when it holds credentials): the kernel keeps
+ * a process's initial environment readable in /proc/<pid>/environ whatever the process does, so only a `_FILE`
+ * keeps a secret out of it.
+ */
+export function forgetSecrets(env: Env): string[] {
+  const given = SECRET_VARIABLES.filter((name) => {
+    const value = env[name];
+    return value ? name !== "TOTP_REDIS_URL" || /\/\/[^/]*@/.test(value) : false;
+  });
+  for (const name of SECRET_VARIABLES) delete env[name];
+  return given;
+}
+
 /** Reads a secret from NAME, or from the file named by NAME_FILE (Kubernetes Secret mounts). */
 export function secretFromEnv(env: Env, name: string): string | undefined {
   const direct = env[name];
