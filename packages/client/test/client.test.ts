@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  expectedCode,
   freePort,
   makeTestPki,
   newSecret,
@@ -141,6 +142,24 @@ describe("the client SDK", () => {
     const err = await client.generateCode({ label: "Bad Label" }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, codeName: "INVALID_ARGUMENT" });
     expect((err as Error).message).toMatch(/^label /);
+    client.close();
+  });
+
+  it("fills a partial nested spec, as plain JavaScript sends it, with proto3 defaults", async () => {
+    if (!core) throw new Error("the first test starts the core");
+    const client = createTotpClient({ ...core.clientOptions("app"), maxAttempts: 1 });
+    const secret = newSecret();
+    // Through JSON, as from JavaScript: nothing but the fields the caller wrote.
+    const fromJs = (request: object) => JSON.parse(JSON.stringify(request));
+    const { info } = await client.registerSeed(fromJs({ label: "partial-spec", spec: { secretBase32: secret } }));
+    expect(info).toMatchObject({ label: "partial-spec", digits: 6, period: 30 });
+    const answer = await client.generateCode({ label: "partial-spec" });
+    expect(answer.code).toBe(expectedCode(secret, answer.serverTime?.getTime() ?? 0, {}));
+    const err = await client
+      .registerSeed(fromJs({ label: "partial-bad", spec: { secretBase32: secret, digits: 7 } }))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((err as Error).message).toMatch(/digits/);
     client.close();
   });
 
