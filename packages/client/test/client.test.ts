@@ -31,17 +31,21 @@ selfService: true
 `;
 
 /**
- * The outcomes of the audit lines the core wrote to `file` (TOTP_AUDIT_FILE) for `method`, in order: one line per
- * call that reached it, so one per attempt. The core writes a call's line before it answers.
+ * The outcomes of the calls to `method` the core audited in `file` (TOTP_AUDIT_FILE), in order: one per call that
+ * reached it, so one per attempt. A call's own line is the last of its request id: ImportSeeds writes a line per
+ * entry before it. The core writes a call's line before it answers.
  */
 async function auditedOutcomes(file: string, method: string): Promise<string[]> {
   const text = await readFile(file, "utf8");
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { method: string; outcome: string })
-    .filter((record) => record.method === method)
-    .map((record) => record.outcome);
+  const byRequest = new Map<string, string>();
+  for (const line of text.split("\n").filter(Boolean)) {
+    const record = JSON.parse(line) as { method: string; outcome: string; requestId: string };
+    if (record.method !== method) continue;
+    // Deleted first, so that the map keeps the order of each call's last line.
+    byRequest.delete(record.requestId);
+    byRequest.set(record.requestId, record.outcome);
+  }
+  return [...byRequest.values()];
 }
 
 /**
