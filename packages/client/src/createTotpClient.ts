@@ -10,15 +10,16 @@ import {
   status,
 } from "@grpc/grpc-js";
 import {
-  type DeleteSeedRequest,
+  type DeepPartial,
+  DeleteSeedRequest,
   type DeleteSeedResponse,
-  type GenerateCodeRequest,
+  GenerateCodeRequest,
   type GenerateCodeResponse,
-  type ImportSeedsRequest,
+  ImportSeedsRequest,
   type ImportSeedsResponse,
-  type ListLabelsRequest,
+  ListLabelsRequest,
   type ListLabelsResponse,
-  type RegisterSeedRequest,
+  RegisterSeedRequest,
   type RegisterSeedResponse,
   TotpServiceClient,
 } from "@totp-custody/contract";
@@ -26,8 +27,11 @@ import { service as healthService, type ServingStatus } from "grpc-health-check"
 import type { TotpClientOptions } from "./options.js";
 import { TotpClientError } from "./TotpClientError.js";
 
-/** Fields a caller may leave out: every request field has a zero default in proto3. */
-type Input<T> = Partial<T>;
+/**
+ * Fields a caller may leave out, in nested messages too (a spec with only its secret): every field has a zero
+ * default in proto3, and each request is completed with them (ts-proto's fromPartial) before it is serialized.
+ */
+type Input<T> = DeepPartial<T>;
 
 /** Per-call overrides. */
 export interface CallOptions {
@@ -158,15 +162,11 @@ export function createTotpClient(options: TotpClientOptions): TotpClient {
   }
 
   return {
-    generateCode: (request, call) =>
-      invoke(client.generateCode, { label: request.label, onBehalfOf: request.onBehalfOf ?? "" }, call, true),
-    registerSeed: (request, call) =>
-      invoke(client.registerSeed, { onBehalfOf: "", overwrite: false, ...request }, call),
-    listLabels: (request = {}, call) =>
-      invoke(client.listLabels, { onBehalfOf: "", pageSize: 0, pageToken: "", ...request }, call, true),
-    deleteSeed: (request, call) => invoke(client.deleteSeed, { onBehalfOf: "", ...request }, call),
-    importSeeds: (request, call) =>
-      invoke(client.importSeeds, { onBehalfOf: "", labelPrefix: "", overwrite: false, ...request }, call),
+    generateCode: (request, call) => invoke(client.generateCode, GenerateCodeRequest.fromPartial(request), call, true),
+    registerSeed: (request, call) => invoke(client.registerSeed, RegisterSeedRequest.fromPartial(request), call),
+    listLabels: (request = {}, call) => invoke(client.listLabels, ListLabelsRequest.fromPartial(request), call, true),
+    deleteSeed: (request, call) => invoke(client.deleteSeed, DeleteSeedRequest.fromPartial(request), call),
+    importSeeds: (request, call) => invoke(client.importSeeds, ImportSeedsRequest.fromPartial(request), call),
     checkHealth: async (call = {}) => {
       const check = health.Check as Unary<{ service: string }, { status?: ServingStatus }>;
       const outcome = await attemptOnce(check, { service: "" }, call, health);

@@ -1,10 +1,5 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { experimental } from "@grpc/grpc-js";
-
-type Provider = experimental.CertificateProvider;
-type IdentityListener = experimental.IdentityCertificateUpdateListener;
-type CaListener = experimental.CaCertificateUpdateListener;
 
 export interface CertificateFiles {
   certFile: string;
@@ -63,10 +58,8 @@ function parsed<T>(file: string, kind: string, parse: () => T): T {
  * watcher it publishes only complete, consistent sets: a rotation caught half-written keeps the previous set,
  * so the server never stops accepting connections.
  */
-export class CertificateReloader implements Provider {
+export class CertificateReloader {
   readonly #files: CertificateFiles;
-  readonly #identityListeners = new Set<IdentityListener>();
-  readonly #caListeners = new Set<CaListener>();
   readonly #onChange: (loaded: LoadedCertificates) => void;
   readonly #onError: (err: unknown) => void;
   #current: LoadedCertificates;
@@ -120,30 +113,10 @@ export class CertificateReloader implements Provider {
     this.#current = next;
     this.#digest = digest;
     this.#onChange(next);
-    for (const listener of this.#identityListeners) listener(next);
-    for (const listener of this.#caListeners) listener(next);
   }
 
   close(): void {
     clearInterval(this.#timer);
-  }
-
-  addCaCertificateListener(listener: CaListener): void {
-    this.#caListeners.add(listener);
-    process.nextTick(listener, this.#current);
-  }
-
-  removeCaCertificateListener(listener: CaListener): void {
-    this.#caListeners.delete(listener);
-  }
-
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    this.#identityListeners.add(listener);
-    process.nextTick(listener, this.#current);
-  }
-
-  removeIdentityCertificateListener(listener: IdentityListener): void {
-    this.#identityListeners.delete(listener);
   }
 }
 

@@ -34,6 +34,8 @@ export interface Config {
   logLevel: string;
   rateLimits: RateLimitPolicy;
   keepalive: { timeMs: number; timeoutMs: number; maxConnectionAgeMs: number; maxConcurrentStreams: number };
+  /** The mTLS port: how long a TLS handshake may take, and how many connections may be open at once. */
+  connections: { handshakeTimeoutMs: number; maxConnections: number };
 }
 
 export interface HostPort {
@@ -151,6 +153,8 @@ const schema = z.object({
   TOTP_KEEPALIVE_TIMEOUT_MS: millis(20_000, 1000),
   TOTP_MAX_CONNECTION_AGE_MS: millis(30 * 60_000, 1000),
   TOTP_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(256),
+  TOTP_TLS_HANDSHAKE_TIMEOUT_MS: millis(5_000, 100).pipe(z.number().max(120_000, "at most 120000")),
+  TOTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1024),
   VAULT_ADDR: z.url({ protocol: /^https?$/ }).optional(),
   VAULT_CACERT: path.optional(),
   // A hung Vault must cost a call well under 2 s and end in UNAVAILABLE (retryable) before the client SDK's 5 s
@@ -170,6 +174,25 @@ const schema = z.object({
   TOTP_VAULT_TOTP_MOUNT: z.string().min(1).default("totp"),
   TOTP_FILE_PATH: path.default("totp-seeds.enc"),
 });
+
+/** The variables that may hold a secret value; each can instead name a file with the `_FILE` suffix. */
+const SECRET_VARIABLES = ["VAULT_TOKEN", "VAULT_SECRET_ID", "TOTP_FILE_KEY", "TOTP_REDIS_PASSWORD", "TOTP_REDIS_URL"];
+
+/**
+ * Removes the secret values from `env` once the configuration has been read, so that no library (node-vault reads
+ * VAULT_TOKEN by itself), child process or dump of the environment finds them later. Answers the names of the
+ * secrets that were given there rather than as files (a Redis URL only when it holds credentials): the kernel keeps
+ * a process's initial environment readable in /proc/<pid>/environ whatever the process does, so only a `_FILE`
+ * keeps a secret out of it.
+ */
+export function forgetSecrets(env: Env): string[] {
+  const given = SECRET_VARIABLES.filter((name) => {
+    const value = env[name];
+    return value ? name !== "TOTP_REDIS_URL" || /\/\/[^/]*@/.test(value) : false;
+  });
+  for (const name of SECRET_VARIABLES) delete env[name];
+  return given;
+}
 
 /** Reads a secret from NAME, or from the file named by NAME_FILE (Kubernetes Secret mounts). */
 export function secretFromEnv(env: Env, name: string): string | undefined {
@@ -313,5 +336,6 @@ export function loadConfig(env: Env = process.env): Config {
       maxConnectionAgeMs: v.TOTP_MAX_CONNECTION_AGE_MS,
       maxConcurrentStreams: v.TOTP_MAX_CONCURRENT_STREAMS,
     },
+    connections: { handshakeTimeoutMs: v.TOTP_TLS_HANDSHAKE_TIMEOUT_MS, maxConnections: v.TOTP_MAX_CONNECTIONS },
   };
 }

@@ -1,6 +1,6 @@
 import { format } from "node:util";
 import { setLogger } from "@grpc/grpc-js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, forgetSecrets, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startServer } from "./server.js";
 
@@ -22,7 +22,14 @@ try {
   throw err;
 }
 
+const secretsInEnvironment = forgetSecrets(process.env);
 const log = createLogger(config.logLevel);
+if (secretsInEnvironment.length > 0) {
+  log.warn(
+    { variables: secretsInEnvironment },
+    "secrets given as environment values stay readable in /proc/<pid>/environ while totp-core runs; prefer the _FILE forms",
+  );
+}
 // grpc-js writes its own messages (a bind that failed, a certificate it cannot use) to stderr as plain text; as JSON
 // lines of the service log they reach the same pipeline as everything else. GRPC_VERBOSITY still chooses what
 // grpc-js says, TOTP_LOG_LEVEL what is kept.

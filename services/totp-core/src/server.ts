@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { statfsSync } from "node:fs";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { dirname, join } from "node:path";
-import { experimental, status as grpcStatus, Server, ServerCredentials } from "@grpc/grpc-js";
+import { status as grpcStatus, Server, ServerCredentials } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { protoRoot, TotpServiceService } from "@totp-custody/contract";
@@ -10,13 +12,14 @@ import type { Logger } from "pino";
 import { type CertificateFiles, CertificateReloader } from "./CertificateReloader.js";
 import { type Config, type HostPort, startStep } from "./config.js";
 import { createGrpcService } from "./grpcService.js";
+import { MtlsListener } from "./MtlsListener.js";
 import { AuditLog } from "./ops/AuditLog.js";
 import { Metrics } from "./ops/Metrics.js";
 import { type CallLimits, RateLimits } from "./ops/RateLimits.js";
 import { RefusalLimits, SUMMARY_INTERVAL_MS } from "./ops/RefusalLimits.js";
 import { SharedRateLimits } from "./ops/SharedRateLimits.js";
 import { type MetricsServer, startMetricsServer } from "./ops/startMetricsServer.js";
-import { PolicyWatcher } from "./policy/index.js";
+import { clientRule, PolicyWatcher } from "./policy/index.js";
 import { RedisLink } from "./redis/RedisLink.js";
 import { createSeedStore } from "./store/createSeedStore.js";
 import { TotpService } from "./TotpService.js";
@@ -42,6 +45,16 @@ const HEALTH_INTERVAL_MS = 2000;
 export const CUT_OFF_MS = 1000;
 /** Requests are small (a label, a URI); anything larger is refused before it is parsed. */
 const MAX_REQUEST_BYTES = 16 * 1024;
+/**
+ * The plaintext probe port answers anyone who can reach it: it serves Check only (what a kubelet's gRPC probe
+ * sends; Watch streams would hold memory for as long as a client likes), on at most this many connections, each
+ * with a few streams and closed when idle.
+ */
+const PROBE_MAX_CONNECTIONS = 16;
+const PROBE_MAX_STREAMS = 4;
+const PROBE_IDLE_MS = 30_000;
+/** A connection whose certificate the policy does not admit hears its PERMISSION_DENIED, then is cut. */
+const REFUSED_CLIENT_GRACE_MS = 2000;
 
 /** The variable that names each TLS file, for a start failure. */
 const TLS_VARIABLES: Record<keyof CertificateFiles, string> = {
@@ -52,27 +65,19 @@ const TLS_VARIABLES: Record<keyof CertificateFiles, string> = {
 
 const address = ({ host, port }: HostPort) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
-/** Binds `at` as the start step of `variable`. */
-function bind(variable: string, server: Server, at: HostPort, credentials: ServerCredentials): Promise<number> {
-  return startStep(
-    variable,
-    address(at),
-    () =>
-      new Promise<number>((resolve, reject) =>
-        server.bindAsync(address(at), credentials, (err, port) => (err ? reject(listenError(err)) : resolve(port))),
-      ),
-  );
+/** A plaintext TCP listener on `at` that hands each connection, up to `maxConnections` open ones, to `serve`. */
+async function listenPlain(at: HostPort, maxConnections: number, serve: (socket: Socket) => void): Promise<NetServer> {
+  const server = createServer(serve);
+  server.maxConnections = maxConnections;
+  server.listen(at.port, at.host);
+  await Promise.race([once(server, "listening"), once(server, "error").then(([err]) => Promise.reject(err))]);
+  return server;
 }
 
-/**
- * grpc-js reports a failed bind as text only ("No address added out of total 1 resolved errors: [listen
- * EADDRINUSE: address already in use 127.0.0.1:8443]"); the code of the listen error in it, restored, lets the
- * failure read like any other listen error ("127.0.0.1:8443 is already in use").
- */
-function listenError(err: Error): Error {
-  const code = /\blisten (E[A-Z]+)\b/.exec(err.message)?.[1];
-  return code ? Object.assign(err, { code, syscall: "listen" }) : err;
-}
+const portOf = (server: NetServer): number => {
+  const bound = server.address();
+  return typeof bound === "object" && bound !== null ? bound.port : 0;
+};
 
 /** Wires totp-core from a validated configuration and starts serving. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
@@ -143,10 +148,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         onFallback: () => metrics.redisFallbacks.inc(),
       })
     : localLimits;
+  let mtls: MtlsListener | undefined;
   const certificates = await CertificateReloader.start(
     config.tls,
     config.tls.reloadMs,
     (loaded) => {
+      mtls?.useCertificates(loaded);
       metrics.tlsCertificateExpiry.set(loaded.notAfter.getTime() / 1000);
       log.info({ notAfter: loaded.notAfter.toISOString() }, "TLS certificates loaded");
     },
@@ -217,22 +224,45 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const definition = loadSync(join(protoRoot, "totp/v1/totp.proto"), { includeDirs: [protoRoot] });
     new ReflectionService(definition).addToServer(server);
   }
-  const credentials = experimental.createCertificateProviderServerCredentials(certificates, certificates, true);
-  const port = await bind("TOTP_LISTEN", server, config.listen, credentials);
+  // TLS is done by MtlsListener; grpc-js gets the decrypted connections.
+  const mtlsInjector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  mtls = await startStep("TOTP_LISTEN", address(config.listen), () =>
+    MtlsListener.listen({
+      ...config.listen,
+      certificates: certificates.current,
+      handshakeTimeoutMs: config.connections.handshakeTimeoutMs,
+      maxConnections: config.connections.maxConnections,
+      admits: (certificate) =>
+        !("refused" in clientRule(policy.current(), certificate?.id, certificate?.notBefore ?? 0)),
+      refusedGraceMs: REFUSED_CLIENT_GRACE_MS,
+      serve: (socket) => mtlsInjector.injectConnection(socket),
+    }),
+  );
+  const { port } = mtls;
 
   let healthServer: Server | undefined;
-  let healthPort: number | undefined;
-  if (config.healthListen) {
+  let healthListener: NetServer | undefined;
+  const { healthListen } = config;
+  if (healthListen) {
     // Kubernetes probes cannot present a client certificate: this port answers health checks and nothing else.
-    healthServer = new Server();
-    health.addToServer(healthServer);
-    healthPort = await bind(
-      "TOTP_HEALTH_LISTEN",
-      healthServer,
-      config.healthListen,
-      ServerCredentials.createInsecure(),
+    const probeServer = new Server({
+      "grpc.max_receive_message_length": 1024,
+      "grpc.max_concurrent_streams": PROBE_MAX_STREAMS,
+      "grpc.max_connection_idle_ms": PROBE_IDLE_MS,
+    });
+    // Only Check is added; Watch and List answer UNIMPLEMENTED.
+    health.addToServer({
+      addService: (service, { check }) => {
+        if (check) probeServer.addService(service, { check });
+      },
+    });
+    const injector = probeServer.createConnectionInjector(ServerCredentials.createInsecure());
+    healthListener = await startStep("TOTP_HEALTH_LISTEN", address(healthListen), () =>
+      listenPlain(healthListen, PROBE_MAX_CONNECTIONS, (socket) => injector.injectConnection(socket)),
     );
+    healthServer = probeServer;
   }
+  const healthPort = healthListener && portOf(healthListener);
   let metricsServer: MetricsServer | undefined;
   const { metricsListen } = config;
   if (metricsListen) {
@@ -246,6 +276,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     setHealth("NOT_SERVING");
     clearInterval(probeTimer);
     clearInterval(summaryTimer);
+    mtls?.close();
     await new Promise<void>((resolve) => {
       let cut: NodeJS.Timeout | undefined;
       const force = setTimeout(() => {
@@ -267,6 +298,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         resolve();
       });
     });
+    healthListener?.close();
     healthServer?.forceShutdown();
     await metricsServer?.close();
     certificates.close();

@@ -5,7 +5,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, startStep } from "../src/config.js";
+import { ConfigError, forgetSecrets, loadConfig, startStep } from "../src/config.js";
 
 const base = { TOTP_TLS_CERT: "c.pem", TOTP_TLS_KEY: "k.pem", TOTP_TLS_CA: "ca.pem", TOTP_POLICY_FILE: "p.yaml" };
 const key = "ab".repeat(32);
@@ -154,6 +154,21 @@ describe("loadConfig", () => {
     } catch (err) {
       expect(String(err)).not.toContain(secret);
     }
+  });
+});
+
+describe("forgetSecrets", () => {
+  it("removes every secret value from the environment and names those given as values", () => {
+    const env: Record<string, string | undefined> = {
+      VAULT_TOKEN: "t",
+      VAULT_SECRET_ID_FILE: "/run/secret-id",
+      TOTP_FILE_KEY: "k",
+      TOTP_REDIS_URL: "redis://127.0.0.1:6379",
+      TOTP_LISTEN: "127.0.0.1:8443",
+    };
+    expect(forgetSecrets(env)).toEqual(["VAULT_TOKEN", "TOTP_FILE_KEY"]);
+    expect(env).toEqual({ VAULT_SECRET_ID_FILE: "/run/secret-id", TOTP_LISTEN: "127.0.0.1:8443" });
+    expect(forgetSecrets({ TOTP_REDIS_URL: "redis://:pw@127.0.0.1:6379" })).toEqual(["TOTP_REDIS_URL"]);
   });
 });
 

@@ -92,9 +92,9 @@ const CASES: Array<[string, (f: Fixture) => Case]> = [
     "a seed file in a folder that does not exist",
     ({ dir }) => ({
       env: { TOTP_FILE_PATH: join(dir, "missing/seeds.enc") },
-      // The store creates the file through a temporary one beside it: that is the file the system refused.
+      // The store first takes its lock, written as a temporary file beside it: that is the file the system refused.
       line: new RegExp(
-        `^TOTP_FILE_PATH: cannot open ${literal(join(dir, "missing/seeds.enc"))}\\.tmp-\\S+ \\(ENOENT: no such file or directory\\)$`,
+        `^TOTP_FILE_PATH: cannot open ${literal(join(dir, "missing/seeds.enc"))}\\.lock\\.\\S+ \\(ENOENT: no such file or directory\\)$`,
       ),
     }),
   ],

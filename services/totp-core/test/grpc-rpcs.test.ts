@@ -69,6 +69,10 @@ const BAD_INPUTS: [string, string, BadCall][] = [
   ["an account of 129 characters", "account", registering({ account: "a".repeat(129) })],
   ["an account with a NUL", "account", registering({ account: "ops\u0000" })],
   ["an account with DEL", "account", registering({ account: "ops\u007f" })],
+  ["an issuer with a right-to-left override", "issuer", registering({ issuer: "moc.lapyap\u202e" })],
+  ["an issuer with a first-strong isolate", "issuer", registering({ issuer: "Git\u2068Hub" })],
+  ["an account with a right-to-left mark", "account", registering({ account: "ops\u200f" })],
+  ["an account with an Arabic letter mark", "account", registering({ account: "\u061cops" })],
   ["an empty label", "label", registering({}, "")],
   ["a label of 49 characters", "label", registering({}, "l".repeat(49))],
   ["an upper-case label", "label", registering({}, "gitHub")],
@@ -276,6 +280,11 @@ describe.each<StoreKind>(["file", "vault-kv", "vault-totp"])("totp-core RPCs on 
       /period/,
     ],
     ["not a URI", { label: "garbage", otpauthUri: "hello" }, /otpauth/],
+    [
+      "an issuer with a bidi override in a URI",
+      { label: "bidi-uri", otpauthUri: "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&issuer=a%E2%80%AEb" },
+      /issuer has a bidirectional control character \(U\+202E\) at position 2/,
+    ],
   ])("refuses %s with INVALID_ARGUMENT and stores nothing", async (_name, request, message) => {
     const err = await failure(admin().registerSeed(request));
     expect(err.code).toBe(status.INVALID_ARGUMENT);

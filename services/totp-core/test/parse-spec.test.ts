@@ -70,6 +70,10 @@ describe("seedFromSpec", () => {
     [{ period: -5 }, "period is -5; it must be a whole number of seconds from 1 to 86400"],
     [{ issuer: "x".repeat(129) }, "issuer is 129 characters long; the limit is 128"],
     [{ account: "a\u0007b" }, "account has a control character at position 2"],
+    [{ account: "ab\u202ec" }, "account has a bidirectional control character (U+202E) at position 3"],
+    [{ issuer: "\u2066x" }, "issuer has a bidirectional control character (U+2066) at position 1"],
+    [{ issuer: "x\u200f" }, "issuer has a bidirectional control character (U+200F) at position 2"],
+    [{ account: "\u061c" }, "account has a bidirectional control character (U+061C) at position 1"],
   ])("refuses %j", (fields, message) => {
     expect(expectInvalid(() => seedFromSpec(spec(fields)))).toBe(message);
   });

@@ -48,4 +48,14 @@ function validateName(value: string, field: string): void {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
   const control = /[\u0000-\u001f\u007f-\u009f]/.exec(value);
   if (control) throw invalid(`${field} has a control character at position ${control.index + 1}`);
+  // Bidirectional controls reorder what follows them on screen, so "paypal.com" can be made to read as another
+  // name in a chat message or in totpctl's table: refused, named by code point (they are invisible).
+  const bidi = BIDI_CONTROL.exec(value);
+  if (bidi) {
+    const codePoint = `U+${(bidi[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+    throw invalid(`${field} has a bidirectional control character (${codePoint}) at position ${bidi.index + 1}`);
+  }
 }
+
+/** The embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and the marks (U+200E/F, U+061C). */
+const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/;

@@ -5,4 +5,4 @@ export { PolicyError } from "./PolicyError.js";
 export { PolicyWatcher, type PolicyWatcherOptions } from "./PolicyWatcher.js";
 export { parsePolicy } from "./parsePolicy.js";
 export { type Platform, principalProblem } from "./principal.js";
-export { type Caller, resolveCaller } from "./resolveCaller.js";
+export { type Caller, clientRule, resolveCaller } from "./resolveCaller.js";

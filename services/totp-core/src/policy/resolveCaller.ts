@@ -1,5 +1,5 @@
 import { invalid, TotpError } from "../errors.js";
-import type { Policy } from "./Policy.js";
+import type { ClientRule, Policy } from "./Policy.js";
 import { principalProblem } from "./principal.js";
 
 /** Who is calling: the authenticated client and the principal the request is for. */
@@ -15,6 +15,29 @@ export interface Caller {
 const denied = (message: string): TotpError => new TotpError("PERMISSION_DENIED", message);
 
 /**
+ * The rule of a client certificate (its SPIFFE ID, undefined when it has none, and its notBefore in ms since the
+ * epoch), or why the policy refuses it: no identity, an unknown one, or a certificate issued before the identity's
+ * `issuedAfter` (revoked).
+ */
+export function clientRule(
+  policy: Policy,
+  clientId: string | undefined,
+  notBefore: number,
+): { clientId: string; rule: ClientRule } | { refused: string } {
+  if (!clientId) return { refused: "a client certificate with exactly one URI SAN, a spiffe:// one, is required" };
+  const rule = policy.clients.get(clientId);
+  if (rule === undefined) return { refused: `client certificate ${clientId} is not allowed` };
+  if (rule.issuedAfter !== undefined && notBefore < rule.issuedAfter) {
+    return {
+      refused:
+        `client certificate ${clientId} issued ${new Date(notBefore).toISOString()} is revoked: the policy accepts ` +
+        `only certificates issued from ${new Date(rule.issuedAfter).toISOString()} on`,
+    };
+  }
+  return { clientId, rule };
+}
+
+/**
  * The caller of a request, from the client certificate identity and the request's on_behalf_of ("" when unset).
  * - No or unknown identity, or a certificate issued before the identity's `issuedAfter` (revoked): PERMISSION_DENIED
  *   (the SPIFFE ID is not secret, so the message names it). `notBefore` is the certificate's, in ms since the epoch.
@@ -25,19 +48,13 @@ const denied = (message: string): TotpError => new TotpError("PERMISSION_DENIED"
  */
 export function resolveCaller(
   policy: Policy,
-  clientId: string | undefined,
+  certificateId: string | undefined,
   onBehalfOf: string,
   notBefore: number,
 ): Caller {
-  if (!clientId) throw denied("a client certificate with exactly one URI SAN, a spiffe:// one, is required");
-  const rule = policy.clients.get(clientId);
-  if (rule === undefined) throw denied(`client certificate ${clientId} is not allowed`);
-  if (rule.issuedAfter !== undefined && notBefore < rule.issuedAfter) {
-    throw denied(
-      `client certificate ${clientId} issued ${new Date(notBefore).toISOString()} is revoked: the policy accepts ` +
-        `only certificates issued from ${new Date(rule.issuedAfter).toISOString()} on`,
-    );
-  }
+  const admitted = clientRule(policy, certificateId, notBefore);
+  if ("refused" in admitted) throw denied(admitted.refused);
+  const { clientId, rule } = admitted;
 
   if (rule.kind === "principal") {
     if (onBehalfOf !== "" && onBehalfOf !== rule.principal) {

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEq
 import { open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { LabelRef, Owner, SeedRecord } from "../seed.js";
+import { FileLock } from "./FileLock.js";
 import { refKey, splitPrincipal } from "./labelPaths.js";
 import type { SeedRecords } from "./SeedRecords.js";
 import { fromStoredRecord, type StoredRecord, toStoredRecord } from "./storedRecord.js";
@@ -33,8 +34,8 @@ interface Content {
 }
 
 /**
- * Seed records in one local file encrypted with AES-256-GCM, for a laptop or a single node (one process per file:
- * it is read once at open, and each change writes it whole). A change is written to a temporary file, flushed to
+ * Seed records in one local file encrypted with AES-256-GCM, for a laptop or a single node (one process per file,
+ * held with a FileLock: it is read once at open, and each change writes it whole). A change is written to a temporary file, flushed to
  * disk, renamed over the old file and the folder flushed, so a crash at any moment leaves the previous or the new
  * content, never a mix; changes are applied one at a time. Reads come from memory.
  */
@@ -42,22 +43,34 @@ export class FileStore implements SeedRecords {
   readonly kind = "file";
   readonly #path: string;
   readonly #key: Buffer;
+  readonly #lock: FileLock;
   #entries: Map<string, Entry>;
   /** The last change under way: the next one waits for it. */
   #writing: Promise<unknown> = Promise.resolve();
 
-  private constructor(path: string, key: Buffer, entries: Map<string, Entry>) {
+  private constructor(path: string, key: Buffer, lock: FileLock, entries: Map<string, Entry>) {
     this.#path = path;
     this.#key = key;
+    this.#lock = lock;
     this.#entries = entries;
   }
 
   /**
    * Opens the file, or creates an empty one. A wrong key or a damaged file refuses to open (a plain Error: this
-   * is a startup failure for an operator, not an RPC answer).
+   * is a startup failure for an operator, not an RPC answer), and so does a file another process holds.
    */
   static async open(path: string, key: Buffer): Promise<FileStore> {
     if (key.length !== 32) throw new Error("the file store key must be 32 bytes (AES-256)");
+    const lock = await FileLock.acquire(path);
+    try {
+      return new FileStore(path, key, lock, await FileStore.#load(path, key));
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  static async #load(path: string, key: Buffer): Promise<Map<string, Entry>> {
     await removeStaleTemporaries(path);
     let sealed: Buffer | undefined;
     try {
@@ -65,11 +78,11 @@ export class FileStore implements SeedRecords {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
-    if (sealed !== undefined) return new FileStore(path, key, unseal(sealed, key, path));
+    if (sealed !== undefined) return unseal(sealed, key, path);
     const entries = new Map<string, Entry>();
     // Written at once so the key is bound to the file from the start: a later start with another key refuses.
     await writeAtomically(path, seal(entries, key));
-    return new FileStore(path, key, entries);
+    return entries;
   }
 
   async read(ref: LabelRef): Promise<SeedRecord | undefined> {
@@ -101,6 +114,7 @@ export class FileStore implements SeedRecords {
 
   async close(): Promise<void> {
     await this.#writing;
+    await this.#lock.release();
   }
 
   /**
