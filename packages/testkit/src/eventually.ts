@@ -1,34 +1,33 @@
 export interface EventuallyOptions {
-  /** A bound against hangs, not a timing requirement. Default 10 s. */
+  /** Only stops a hang; never an assertion about speed. Default 10 s. */
   timeoutMs?: number;
-  /** What is awaited, as the failure names it. */
+  /** What is awaited, for the error: "the bot's reply". */
   what?: string;
+  intervalMs?: number;
 }
 
-const POLL_MS = 50;
-
 /**
- * Polls `probe` until it returns a truthy value, which it returns. A probe that throws counts as "not yet"; when time
- * runs out the error names `what` and carries the probe's last error.
+ * Calls `probe` until it returns a truthy value (which is returned) without throwing; on time out, throws naming
+ * `what` and the last error the probe threw.
  */
 export async function eventually<T>(
-  probe: () => T | Promise<T>,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   options: EventuallyOptions = {},
-): Promise<NonNullable<T>> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let last: unknown;
   for (;;) {
     try {
       const value = await probe();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
+      last = undefined;
     } catch (error) {
-      lastError = error;
+      last = error;
     }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? `: ${lastError.message}` : "";
-      throw new Error(`timed out waiting for ${options.what ?? "a condition"} after ${timeoutMs} ms${cause}`);
+    if (Date.now() >= deadline) {
+      const cause = last instanceof Error ? `: ${last.message}` : "";
+      throw new Error(`timed out waiting for ${options.what ?? "a condition"}${cause}`, { cause: last });
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
 }

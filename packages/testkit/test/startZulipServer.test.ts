@@ -142,6 +142,14 @@ describe("startZulipServer with the real zulip-js", () => {
       "query",
     ]);
     expect(server.requests.at(-3)?.params).toMatchObject({ type: "direct", to: `[${bot.id}]`, content: "multipart" });
+    const malformed = await raw("/messages", {
+      method: "POST",
+      user: alice,
+      contentType: "multipart/form-data",
+      body: "x",
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ result: "error", msg: "Malformed request body", code: "BAD_REQUEST" });
   });
 
   it("registers a queue and echoes a DM to both participants with Zulip's message event shape", async () => {
@@ -248,6 +256,18 @@ describe("startZulipServer with the real zulip-js", () => {
     expect(all.map((e) => e.type)).toEqual(["message", "update_message", "delete_message"]);
     expect(all[1]).toMatchObject({ message_id: id, orig_content: "before", content: "after", user_id: alice.id });
     expect(all[2]).toMatchObject({ message_id: id, message_type: "private" });
+    // The same, from the test side.
+    const second = server.sendDm(alice, bot, "typo");
+    server.editMessage(alice, second, "fixed");
+    server.deleteMessage(alice, second);
+    expect(
+      (await poll(botClient, everything, all.at(-1)?.id)).map((e) => [e.type, e.message_id ?? e.message?.id]),
+    ).toEqual([
+      ["message", second],
+      ["update_message", second],
+      ["delete_message", second],
+    ]);
+    expect(() => server.editMessage(bob, second, "x")).toThrow(/Invalid message/);
   });
 
   it("applies narrows with Zulip's AND semantics: a DMs-only queue misses stream mentions", async () => {
@@ -292,11 +312,35 @@ describe("startZulipServer with the real zulip-js", () => {
     const topic = server.sendStream(alice, "general", "ops", "@**topic** still here?");
     const silent = server.sendStream(alice, "general", "ops", "@_**all** quietly");
     const events = await poll(botClient, mentions);
+    // @**topic** flags only those who had posted in the topic, which the bot had not.
     expect(events.map((e) => [e.message?.id, e.flags])).toEqual([
       [everyone, ["stream_wildcard_mentioned", "wildcard_mentioned"]],
-      [topic, ["topic_wildcard_mentioned", "wildcard_mentioned"]],
     ]);
+    expect(events.map((e) => e.message?.id)).not.toContain(topic);
     expect(events.map((e) => e.message?.id)).not.toContain(silent);
+  });
+
+  it("gives a mentioned bot the message even where it is not subscribed; @**topic** flags the topic's participants", async () => {
+    server.addStream("team", { subscribers: [alice, bob] });
+    const botClient = await clientOf(bot);
+    const queue = await register(botClient);
+    const aliceClient = await clientOf(alice);
+    const aliceQueue = await register(aliceClient);
+    server.sendStream(bob, "team", "plans", "no bot here");
+    const mention = server.sendStream(bob, "team", "plans", "help", { mention: bot });
+    expect((await poll(botClient, queue)).map((e) => [e.message?.id, e.flags])).toEqual([[mention, ["mentioned"]]]);
+    const topic = server.sendStream(alice, "team", "plans", "@**topic** ready?");
+    const aliceFlags = (await poll(aliceClient, aliceQueue)).find((e) => e.message?.id === topic)?.flags;
+    // Alice had not posted in the topic before, so only Bob (who had) is flagged.
+    expect(aliceFlags).toEqual(["read"]);
+    expect(server.messagesSeenBy(bot, { stream: "team" }).map((m) => m.id)).toEqual([mention]);
+    const bobQueue = await register(await clientOf(bob));
+    const again = server.sendStream(alice, "team", "plans", "@**topic** now?");
+    const bobEvents = await poll(await clientOf(bob), bobQueue);
+    expect(bobEvents.find((e) => e.message?.id === again)?.flags).toEqual([
+      "topic_wildcard_mentioned",
+      "wildcard_mentioned",
+    ]);
   });
 
   it("fetches a user's messages around an anchor with GET /messages and a narrow", async () => {
@@ -370,6 +414,21 @@ describe("startZulipServer with the real zulip-js", () => {
     expect(await held).toMatchObject({ result: "error", code: "BAD_EVENT_QUEUE_ID", queue_id: busy });
   });
 
+  it("loses every queue on restart, cutting a held poll", async () => {
+    const botClient = await clientOf(bot);
+    const queue = await register(botClient);
+    const held = botClient.events.retrieve({ queue_id: queue, last_event_id: -1 });
+    await server.waitFor(() => server.queues(bot)[0]?.polling, { what: "the poll held" });
+    server.restart();
+    await expect(held).rejects.toThrow();
+    expect(await botClient.events.retrieve({ queue_id: queue, last_event_id: -1 })).toMatchObject({
+      code: "BAD_EVENT_QUEUE_ID",
+    });
+    const again = await register(botClient);
+    server.sendDm(alice, bot, "after the restart");
+    expect((await poll(botClient, again)).map((e) => e.message?.content)).toEqual(["<p>after the restart</p>"]);
+  });
+
   it("deletes a queue with DELETE /events; another user's queue id is unknown", async () => {
     const botClient = await clientOf(bot);
     const queue = await register(botClient);
@@ -407,9 +466,13 @@ describe("startZulipServer with the real zulip-js", () => {
       code: "REQUEST_VARIABLE_MISSING",
       var_name: "content",
     });
-    expect(await aliceClient.messages.send({ type: "stream", to: "general", content: "x" })).toMatchObject({
-      code: "REQUEST_VARIABLE_MISSING",
-      var_name: "topic",
+    expect(await aliceClient.messages.send({ type: "stream", to: "general", content: "x" })).toEqual({
+      result: "error",
+      msg: "Missing topic",
+      code: "BAD_REQUEST",
+    });
+    expect(await aliceClient.messages.send({ type: "stream", to: "general", topic: " ", content: "x" })).toMatchObject({
+      msg: "Topic can't be empty",
     });
   });
 
@@ -480,6 +543,24 @@ describe("startZulipServer with the real zulip-js", () => {
     expect(second.headers.get("retry-after")).toBe("3");
     expect(second.headers.get("x-ratelimit-remaining")).toBe("0");
     expect((await botClient.users.me.getProfile()).result).toBe("success");
+  });
+
+  it("answers 429 to everyone during a rate-limit window, retry-after counting down to its end", async () => {
+    const aliceClient = await clientOf(alice);
+    server.rateLimitFor(60_000);
+    const limited = await aliceClient.users.me.getProfile();
+    expect(limited).toMatchObject({ code: "RATE_LIMIT_HIT" });
+    expect(limited["retry-after"]).toBeGreaterThan(0);
+    expect(limited["retry-after"]).toBeLessThanOrEqual(60);
+    expect((await raw("/users/me", { user: bot })).status).toBe(429);
+    await server.close();
+    await start();
+    server.rateLimitFor(1500, { user: bob });
+    expect((await raw("/users/me", { user: bob })).status).toBe(429);
+    expect((await raw("/users/me", { user: alice })).status).toBe(200);
+    await server.waitFor(async () => (await raw("/users/me", { user: bob })).status === 200, {
+      what: "the window over",
+    });
   });
 
   it("renders a spoiler's header but hides its body from what the user sees", async () => {
@@ -590,6 +671,22 @@ describe("outgoing webhooks", () => {
       senderId: bot.id,
       content: "Failure! Bot is unavailable",
     });
+  });
+
+  it("reads answers as Zulip does: response_string first, null as None; bots' messages trigger nothing", async () => {
+    answer = () => ({ status: 200, body: JSON.stringify({ response_string: "legacy", content: "new" }) });
+    const first = server.sendDm(alice, bot, "one");
+    await server.waitFor(() => server.webhookDeliveries.find((d) => d.messageId === first && d.done));
+    answer = () => ({ status: 200, body: JSON.stringify({ content: null }) });
+    const second = server.sendDm(alice, bot, "two");
+    await server.waitFor(() => server.webhookDeliveries.find((d) => d.messageId === second && d.done));
+    expect(server.messagesSeenBy(alice, { with: bot }).map((m) => m.content)).toEqual(["one", "legacy", "two", "None"]);
+    const otherBot = server.addBot({ fullName: "Other Bot" });
+    server.sendDm(otherBot, bot, "bot to bot");
+    server.sendStream(otherBot, "general", "ops", "hey", { mention: bot });
+    const human = server.sendDm(bob, bot, "a human");
+    await server.waitFor(() => server.webhookDeliveries.find((d) => d.messageId === human && d.done));
+    expect(server.webhookDeliveries.map((d) => d.messageId)).toEqual([first, second, human]);
   });
 
   it("retries a webhook that cannot be reached three times, then posts the failure notice", async () => {

@@ -27,13 +27,20 @@ export interface EventQueue {
   lastEventId: number;
   /** How long the server holds a poll before it answers with a heartbeat. */
   longpollMs: number;
+  /** The newest message the bot had received when the queue was made: where a read-back can start. */
+  maxMessageId: number | undefined;
 }
 
 /** The calls the bot makes, each resolving with its result or throwing ZulipApiError. */
 export interface ZulipApi {
   me(): Promise<zulip.Profile>;
   register(): Promise<EventQueue>;
-  events(queue: EventQueue, lastEventId: number, signal: AbortSignal): Promise<ZulipEvent[]>;
+  /** Long-polls, or with `dontBlock` answers at once with what is queued. */
+  events(
+    queue: EventQueue,
+    lastEventId: number,
+    options: { signal?: AbortSignal; dontBlock?: boolean },
+  ): Promise<ZulipEvent[]>;
   deregister(queueId: string): Promise<void>;
   /** The direct messages and the mentions of the bot with ids above `afterId`, oldest first. */
   messagesAfter(afterId: number): Promise<ZulipMessage[]>;
@@ -119,14 +126,19 @@ export async function connectZulip(credentials: ZulipCredentials, options: Zulip
         id: registered.queue_id,
         lastEventId: registered.last_event_id,
         longpollMs: (registered.event_queue_longpoll_timeout_seconds ?? 0) * 1000 || DEFAULT_LONGPOLL_MS,
+        maxMessageId: registered.max_message_id,
       };
     },
-    async events(queue, lastEventId, signal) {
+    async events(queue, lastEventId, { signal, dontBlock = false }) {
       // The wait for events is not retried here on a rate limit: the event loop owns its pacing.
       const answer = await withTimeout(
         "events",
-        queue.longpollMs + LONGPOLL_MARGIN_MS,
-        client.events.retrieve({ queue_id: queue.id, last_event_id: lastEventId }),
+        dontBlock ? REQUEST_TIMEOUT_MS : queue.longpollMs + LONGPOLL_MARGIN_MS,
+        client.events.retrieve({
+          queue_id: queue.id,
+          last_event_id: lastEventId,
+          ...(dontBlock ? { dont_block: "true" as const } : {}),
+        }),
         signal,
       );
       return unwrap(answer).events;

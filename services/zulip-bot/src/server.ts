@@ -42,6 +42,7 @@ async function whoAmI(api: ZulipApi, log: Logger, signal: AbortSignal): Promise<
       if (err instanceof ZulipApiError && /UNAUTHORI[SZ]ED|INVALID_API_KEY|USER_DEACTIVATED/.test(err.code)) {
         throw new ConfigError(`ZULIP_API_KEY: Zulip refused the bot's credentials (${err.code})`);
       }
+      // Servers before error codes (feature level 36) answer a wrong key with only a message.
       if (err instanceof ZulipApiError && err.code === "BAD_REQUEST" && /api key|credentials/i.test(err.message)) {
         throw new ConfigError(`ZULIP_API_KEY: Zulip refused the bot's credentials (${err.message})`);
       }

@@ -54,6 +54,8 @@ export interface Registered {
   last_event_id: number;
   zulip_feature_level?: number;
   event_queue_longpoll_timeout_seconds?: number;
+  /** The highest id among the messages the user had received when the queue was made. */
+  max_message_id?: number;
 }
 
 /** A message object as events and GET /messages give it. */

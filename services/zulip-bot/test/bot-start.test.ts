@@ -92,6 +92,24 @@ describe("the Zulip bot process: configuration errors, zuliprc, probes", () => {
     }
   });
 
+  it("reads back what came while no queue existed even before it had seen any message", async () => {
+    const carol = zulip.addUser({ fullName: "Carol Poe" });
+    const handle = runProcess("node", [ZULIP_BOT_MAIN], { env });
+    try {
+      await handle.waitForOutput(/zulip-bot ready/, 30_000);
+      const [first] = zulip.queues(bot);
+      zulip.expireQueues(bot);
+      zulip.sendDm(carol, bot, "whoami");
+      await zulip.waitFor(() => zulip.queues(bot).some((q) => q.queueId !== first?.queueId), { what: "a new queue" });
+      const reply = await zulip.waitFor(() =>
+        zulip.messagesSeenBy(carol, { with: bot }).find((m) => m.senderId === bot.id),
+      );
+      expect(reply.visibleText).toContain(`zulip:${carol.id}`);
+    } finally {
+      expect(await handle.stop(30_000)).toEqual({ code: 0, signal: null });
+    }
+  });
+
   it("starts from a zuliprc file, and answers its probes: ready while Zulip and totp-core are", async () => {
     const rc = join(dir, "zuliprc");
     await writeFile(rc, zulip.zuliprc(bot));
@@ -124,7 +142,7 @@ describe("the Zulip bot process: configuration errors, zuliprc, probes", () => {
       core = await startTotpCore({ pki, policy: BOT_POLICY([]), env: { TOTP_LISTEN: listen } });
       await zulip.waitFor(async () => (await probe("/readyz")).status === 200, { what: "ready again" });
     } finally {
-      expect(await handle.stop(10_000)).toEqual({ code: 0, signal: null });
+      expect(await handle.stop(30_000)).toEqual({ code: 0, signal: null });
     }
     expect(handle.stdout + handle.stderr).not.toContain(bot.apiKey);
   });

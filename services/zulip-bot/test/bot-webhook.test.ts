@@ -98,9 +98,29 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     fx.zulip.sendStream(fx.alice, "ops", "t", "whoami", { mention: fx.bot });
     const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the DM answering in ops" });
     expect(reply.visibleText).toContain(`zulip:${fx.alice.id}`);
+    // Each webhook POST is its own request: the one from "elsewhere" is known to be answered once Zulip has its reply.
+    const mentions = await fx.zulip.waitFor(() => {
+      const done = fx.zulip.webhookDeliveries.filter((d) => d.trigger === "mention" && d.done);
+      return done.length === 2 ? done : undefined;
+    });
+    expect(mentions.map((d) => [d.status, d.response])).toEqual([
+      [200, { response_not_required: true }],
+      [200, { response_not_required: true }],
+    ]);
     await expectNoMoreReplies(fx, fx.alice, before + 1);
     expect(fx.zulip.messages.filter((m) => m.type === "stream" && m.senderId === fx.bot.id)).toEqual([]);
-    expect(fx.zulip.webhookDeliveries.filter((d) => d.trigger === "mention").map((d) => d.status)).toEqual([200, 200]);
+  });
+
+  it("deletes a seed posted with a mention even in a stream it does not serve, registers nothing, and says so by DM", async () => {
+    const seed = newSecret();
+    secrets.push(seed);
+    const before = botDms(fx, fx.alice).length;
+    const posted = fx.zulip.sendStream(fx.alice, "elsewhere", "t", `add leaked ${seed}`, { mention: fx.bot });
+    const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the warning by DM" });
+    expect(reply.visibleText).toMatch(/^That message carries a seed/);
+    expect(reply.visibleText).toContain("I deleted your message");
+    expect(fx.zulip.messages.find((m) => m.id === posted)?.deleted).toBe(true);
+    expect(coreCallsOf(`zulip:${fx.alice.id}`).filter((line) => line.includes("leaked"))).toEqual([]);
   });
 
   it("refuses a payload with a wrong token, and answers nothing for it", async () => {
@@ -112,8 +132,8 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     expect(forged.status).toBe(403);
 
     fx.zulip.setOutgoingWebhook(fx.bot, { url, token: "not-the-token" });
+    const before = botDms(fx, fx.alice).length;
     try {
-      const before = botDms(fx, fx.alice).length;
       const sent = fx.zulip.sendDm(fx.alice, fx.bot, "whoami");
       const delivery = await fx.zulip.waitFor(
         () => fx.zulip.webhookDeliveries.find((d) => d.messageId === sent && d.done),
@@ -121,10 +141,11 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
       );
       expect(delivery.status).toBe(403);
       // Zulip posts its own failure notice; the bot posts nothing.
-      await expectNoMoreReplies(fx, fx.alice, before + 1);
+      await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "Zulip's failure notice" });
       expect(botDms(fx, fx.alice).at(-1)?.content).toBe("Failure! Bot is unavailable");
     } finally {
       fx.zulip.setOutgoingWebhook(fx.bot, { url, token: TOKEN });
     }
+    await expectNoMoreReplies(fx, fx.alice, before + 1);
   });
 });

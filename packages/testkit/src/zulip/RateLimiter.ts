@@ -5,7 +5,9 @@ const LIMIT = 200;
 const WINDOW_MS = 60_000;
 
 interface Injected {
+  /** Calls left to refuse; Infinity for a window that ends at `until`. */
   remaining: number;
+  until?: number;
   retryAfterSeconds: number;
   userId?: number;
 }
@@ -20,6 +22,16 @@ export class RateLimiter {
 
   inject(count: number, retryAfterSeconds: number, userId?: number): void {
     if (count > 0) this.injected.push({ remaining: count, retryAfterSeconds, userId });
+  }
+
+  /** Refuses every call (of `userId`, or anyone) for `durationMs`; Retry-After counts down to the window's end. */
+  injectWindow(durationMs: number, userId?: number): void {
+    this.injected.push({
+      remaining: Number.POSITIVE_INFINITY,
+      until: Date.now() + durationMs,
+      retryAfterSeconds: 0,
+      userId,
+    });
   }
 
   /** Counts one request of `userId` (undefined: not authenticated); throws the 429 when one is due. */
@@ -38,11 +50,15 @@ export class RateLimiter {
       "X-RateLimit-Reset": String(Math.ceil((window.start + WINDOW_MS) / 1000)),
     };
     if (userId === undefined) return headers;
+    for (const ended of this.injected.filter((i) => i.until !== undefined && i.until <= now)) {
+      this.injected.splice(this.injected.indexOf(ended), 1);
+    }
     const due = this.injected.find((i) => i.userId === undefined || i.userId === userId);
     if (!due) return headers;
     due.remaining--;
     if (due.remaining <= 0) this.injected.splice(this.injected.indexOf(due), 1);
-    const retryAfter = due.retryAfterSeconds;
+    // Zulip reports the seconds to freedom with a fraction, as a window's remainder is.
+    const retryAfter = due.until === undefined ? due.retryAfterSeconds : Math.ceil(due.until - now) / 1000;
     throw new ZulipApiError(
       429,
       "API usage exceeded rate limit",

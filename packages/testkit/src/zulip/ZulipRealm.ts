@@ -1,7 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { badEventQueue, EventQueue } from "./EventQueue.js";
 import { type NarrowSubject, narrowAccepts, parseNarrow } from "./narrowAccepts.js";
+import { postOutgoingWebhook } from "./postOutgoingWebhook.js";
+import { readBoolean, readCount, readObject, readStringList } from "./readParam.js";
 import { type RenderedMessage, renderMessage } from "./renderMessage.js";
+import {
+  avatarUrl,
+  conversationKey,
+  messageFlags,
+  type StoredMessage,
+  type Stream,
+  seenMessage,
+  wireMessage,
+} from "./StoredMessage.js";
 import { invalidArgument, missingArgument, ZulipApiError } from "./ZulipApiError.js";
 import type {
   MessageDeletionPolicy,
@@ -22,38 +33,9 @@ export interface RealmSettings {
   zulipFeatureLevel: number;
 }
 
-interface Stream {
-  id: number;
-  name: string;
-  /** Undefined: every user, present and future. */
-  subscribers?: Set<number>;
-}
-
-interface StoredMessage {
-  id: number;
-  type: "private" | "stream";
-  sender: ZulipUser;
-  /** DM participants, sender included; empty for a stream message. */
-  participants: ZulipUser[];
-  stream?: Stream;
-  topic: string;
-  recipientId: number;
-  recipientIds: number[];
-  content: string;
-  rendered: RenderedMessage;
-  timestamp: number;
-  client: string;
-  edits: { userId: number; at: number; previousContent: string }[];
-  deleted: boolean;
-  deletedBy?: number;
-}
-
 type Params = Record<string, string>;
 type Reply = Record<string, unknown>;
 
-const FAILURE_NOTICE = "Failure! Bot is unavailable";
-// Zulip retries an outgoing webhook that timed out or could not connect this many times before giving up.
-const WEBHOOK_RETRIES = 3;
 // Zulip's limit on num_before + num_after.
 const MAX_FETCH = 5000;
 
@@ -142,7 +124,7 @@ export class ZulipRealm {
 
   me(user: ZulipUser): Reply {
     return {
-      avatar_url: this.avatarUrl(user),
+      avatar_url: avatarUrl(this.settings.url, user),
       avatar_version: 1,
       email: user.email,
       delivery_email: user.email,
@@ -162,15 +144,15 @@ export class ZulipRealm {
   }
 
   register(user: ZulipUser, params: Params): Reply {
-    const eventTypes = params.event_types === undefined ? undefined : jsonStringList(params, "event_types");
+    const eventTypes = params.event_types === undefined ? undefined : readStringList(params, "event_types");
     const narrow = parseNarrow(params.narrow);
-    const capabilities = params.client_capabilities === undefined ? {} : jsonObject(params, "client_capabilities");
+    const capabilities = params.client_capabilities === undefined ? {} : readObject(params, "client_capabilities");
     const queue = new EventQueue({
       queueId: `${Date.now()}:${randomBytes(6).toString("hex")}`,
       userId: user.id,
       eventTypes,
       narrow,
-      applyMarkdown: jsonBoolean(params, "apply_markdown", true),
+      applyMarkdown: readBoolean(params, "apply_markdown", true),
       bulkMessageDeletion: capabilities.bulk_message_deletion === true,
       heartbeatMs: this.settings.heartbeatMs,
     });
@@ -213,13 +195,14 @@ export class ZulipRealm {
     }
     if (type === "stream" || type === "channel") {
       const topic = params.topic ?? params.subject;
-      if (topic === undefined) throw missingArgument("topic");
+      if (topic === undefined) throw new ZulipApiError(400, "Missing topic", "BAD_REQUEST");
       return { id: this.post(user, { stream: this.streamFromParam(params.to), topic }, content, client).id };
     }
     throw new ZulipApiError(400, "Invalid message type", "BAD_REQUEST");
   }
 
-  /** What the test side sends, as that user's client would. */
+  /** Accepts a message (from the API or the test side), echoes it into the queues of all who receive it, and
+   *  starts outgoing-webhook deliveries. */
   post(
     sender: ZulipUser,
     where: { to: ZulipUser[] } | { stream: Stream; topic: string },
@@ -227,6 +210,9 @@ export class ZulipRealm {
     client = "test",
   ): StoredMessage {
     if (content.trim() === "") throw new ZulipApiError(400, "Message must not be empty", "BAD_REQUEST");
+    if ("topic" in where && where.topic.trim() === "") {
+      throw new ZulipApiError(400, "Topic can't be empty", "BAD_REQUEST");
+    }
     const message: StoredMessage = {
       id: this.nextMessageId++,
       type: "to" in where ? "private" : "stream",
@@ -235,6 +221,7 @@ export class ZulipRealm {
       topic: "",
       recipientId: 0,
       recipientIds: [],
+      topicParticipantIds: [],
       content,
       rendered: this.render(content),
       timestamp: Math.floor(Date.now() / 1000),
@@ -248,24 +235,35 @@ export class ZulipRealm {
       message.recipientIds = message.participants.map((u) => u.id);
       message.recipientId = this.dmRecipientId(message.recipientIds);
     } else {
-      if (where.topic.trim() === "") throw new ZulipApiError(400, "Topic can't be empty!", "BAD_REQUEST");
       message.stream = where.stream;
       message.topic = where.topic;
       message.recipientId = 100_000 + where.stream.id;
+      // Subscribers receive it, and so do bots it mentions (as Zulip gives mentioned bots the message), and the sender.
       message.recipientIds = [...this.users.values()]
-        .filter((u) => this.isSubscribed(where.stream, u.id))
+        .filter(
+          (u) =>
+            this.isSubscribed(where.stream, u.id) ||
+            (u.isBot && message.rendered.mentionedIds.includes(u.id)) ||
+            u.id === sender.id,
+        )
         .map((u) => u.id);
-      if (!message.recipientIds.includes(sender.id)) message.recipientIds.push(sender.id);
+      message.topicParticipantIds = [
+        ...new Set(
+          this.stored
+            .filter((m) => m.stream === where.stream && sameName(m.topic, where.topic) && !m.deleted)
+            .map((m) => m.sender.id),
+        ),
+      ];
     }
     this.stored.push(message);
     for (const viewerId of message.recipientIds) {
-      const flags = this.flagsOf(message, viewerId);
+      const flags = messageFlags(message, viewerId);
       for (const queue of this.queuesOfUser(viewerId)) {
         if (!queue.accepts("message")) continue;
         if (!narrowAccepts(queue.settings.narrow, this.narrowSubject(message, flags))) continue;
         queue.push({
           type: "message",
-          message: this.messageObject(message, queue.settings.applyMarkdown),
+          message: wireMessage(message, queue.settings.applyMarkdown, this.settings.url),
           flags,
         });
       }
@@ -276,19 +274,19 @@ export class ZulipRealm {
 
   /** GET /messages: a window of the user's messages around `anchor`, filtered by `narrow`. */
   fetchMessages(user: ZulipUser, params: Params): Reply {
-    const numBefore = countParam(params, "num_before");
-    const numAfter = countParam(params, "num_after");
+    const numBefore = readCount(params, "num_before");
+    const numAfter = readCount(params, "num_after");
     if (numBefore + numAfter > MAX_FETCH) {
       throw new ZulipApiError(400, `Too many messages requested (maximum ${MAX_FETCH}).`, "BAD_REQUEST");
     }
     const narrow = parseNarrow(params.narrow);
-    const applyMarkdown = jsonBoolean(params, "apply_markdown", true);
-    const includeAnchor = jsonBoolean(params, "include_anchor", true);
+    const applyMarkdown = readBoolean(params, "apply_markdown", true);
+    const includeAnchor = readBoolean(params, "include_anchor", true);
     const matching = this.stored.filter(
       (m) =>
         !m.deleted &&
         m.recipientIds.includes(user.id) &&
-        narrowAccepts(narrow, this.narrowSubject(m, this.flagsOf(m, user.id))),
+        narrowAccepts(narrow, this.narrowSubject(m, messageFlags(m, user.id))),
     );
     const anchorParam = params.anchor ?? "newest";
     const anchor =
@@ -297,7 +295,7 @@ export class ZulipRealm {
         : anchorParam === "oldest"
           ? 0
           : anchorParam === "first_unread"
-            ? (matching.find((m) => !this.flagsOf(m, user.id).includes("read"))?.id ?? Number.MAX_SAFE_INTEGER)
+            ? (matching.find((m) => !messageFlags(m, user.id).includes("read"))?.id ?? Number.MAX_SAFE_INTEGER)
             : Number(anchorParam);
     if (!Number.isInteger(anchor) || anchor < 0) throw invalidArgument("anchor", "is not a valid anchor");
     const before = matching.filter((m) => m.id < anchor);
@@ -314,7 +312,10 @@ export class ZulipRealm {
       found_oldest: before.length <= numBefore,
       found_newest: after.length <= numAfter,
       history_limited: false,
-      messages: window.map((m) => ({ ...this.messageObject(m, applyMarkdown), flags: this.flagsOf(m, user.id) })),
+      messages: window.map((m) => ({
+        ...wireMessage(m, applyMarkdown, this.settings.url),
+        flags: messageFlags(m, user.id),
+      })),
     };
   }
 
@@ -322,8 +323,8 @@ export class ZulipRealm {
     const message = this.visibleMessage(user, messageId);
     return {
       message: {
-        ...this.messageObject(message, jsonBoolean(params, "apply_markdown", true)),
-        flags: this.flagsOf(message, user.id),
+        ...wireMessage(message, readBoolean(params, "apply_markdown", true), this.settings.url),
+        flags: messageFlags(message, user.id),
       },
       raw_content: message.content,
     };
@@ -351,7 +352,7 @@ export class ZulipRealm {
           edit_timestamp: editTimestamp,
           message_id: message.id,
           message_ids: [message.id],
-          flags: this.flagsOf(message, viewerId),
+          flags: messageFlags(message, viewerId),
           rendering_only: false,
           orig_content: before.content,
           orig_rendered_content: before.html,
@@ -410,6 +411,12 @@ export class ZulipRealm {
     }
   }
 
+  /** Forgets every queue without answering held polls (their connections are about to be cut). */
+  dropQueues(): void {
+    for (const queue of this.queueMap.values()) queue.shutdown();
+    this.queueMap.clear();
+  }
+
   /** Zulip's garbage collection: queues that nobody has polled for `idleMs`. */
   expireIdleQueues(idleMs: number): void {
     const now = Date.now();
@@ -418,31 +425,8 @@ export class ZulipRealm {
 
   // ---- what users see ----
 
-  seen(message: StoredMessage): SeenMessage {
-    return {
-      id: message.id,
-      type: message.type,
-      senderId: message.sender.id,
-      senderEmail: message.sender.email,
-      senderFullName: message.sender.fullName,
-      conversation: conversationKey(message),
-      ...(message.stream ? { stream: message.stream.name, topic: message.topic } : {}),
-      recipientIds: [...message.recipientIds],
-      content: message.content,
-      html: message.rendered.html,
-      visibleText: message.rendered.visibleText,
-      fullText: message.rendered.fullText,
-      spoilers: message.rendered.spoilers.map((s) => ({ ...s })),
-      mentionedIds: [...message.rendered.mentionedIds],
-      edits: message.edits.map((e) => ({ ...e })),
-      deleted: message.deleted,
-      ...(message.deletedBy !== undefined ? { deletedBy: message.deletedBy } : {}),
-      timestamp: message.timestamp,
-    };
-  }
-
   allMessages(): SeenMessage[] {
-    return this.stored.map((m) => this.seen(m));
+    return this.stored.map((m) => seenMessage(m));
   }
 
   messagesSeenBy(viewer: ZulipUser, where: SeenWhere = {}): SeenMessage[] {
@@ -457,7 +441,7 @@ export class ZulipRealm {
       .filter((m) => dmKey === undefined || conversationKey(m) === dmKey)
       .filter((m) => where.stream === undefined || (m.stream !== undefined && sameName(m.stream.name, where.stream)))
       .filter((m) => where.topic === undefined || (m.type === "stream" && sameName(m.topic, where.topic)))
-      .map((m) => this.seen(m));
+      .map((m) => seenMessage(m));
   }
 
   conversationsOf(viewer: ZulipUser): SeenConversation[] {
@@ -476,7 +460,7 @@ export class ZulipRealm {
         };
         conversations.set(key, conversation);
       }
-      conversation.messages.push(this.seen(message));
+      conversation.messages.push(seenMessage(message));
     }
     return [...conversations.values()];
   }
@@ -495,9 +479,9 @@ export class ZulipRealm {
   // ---- outgoing webhooks ----
 
   private triggerWebhooks(message: StoredMessage): void {
-    if (this.closing.signal.aborted) return;
+    // Zulip lets no bot's message trigger a service bot, so that bots cannot loop.
+    if (this.closing.signal.aborted || message.sender.isBot) return;
     for (const [botId, webhook] of this.webhooks) {
-      if (botId === message.sender.id) continue;
       const trigger =
         message.type === "private"
           ? message.recipientIds.includes(botId)
@@ -518,7 +502,7 @@ export class ZulipRealm {
           bot_email: bot.email,
           bot_full_name: bot.fullName,
           data: message.content,
-          message: { ...this.messageObject(message, false), rendered_content: message.rendered.html },
+          message: { ...wireMessage(message, false, this.settings.url), rendered_content: message.rendered.html },
           token: webhook.token,
           trigger,
         },
@@ -534,49 +518,22 @@ export class ZulipRealm {
   }
 
   private async deliver(bot: ZulipUser, message: StoredMessage, delivery: WebhookDelivery): Promise<void> {
-    let reply: string | undefined;
-    for (let attempt = 0; attempt <= WEBHOOK_RETRIES; attempt++) {
-      delivery.attempts = attempt + 1;
-      try {
-        const response = await fetch(delivery.url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "user-agent": `ZulipOutgoingWebhook/${this.settings.zulipVersion}`,
-          },
-          body: JSON.stringify(delivery.payload),
-          signal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.settings.webhookTimeoutMs)]),
-        });
-        delivery.status = response.status;
-        const text = await response.text();
-        try {
-          delivery.response = JSON.parse(text);
-        } catch {
-          delivery.response = text;
-        }
-        delivery.error = undefined;
-        if (!response.ok) {
-          delivery.error = `The webhook got a response with status code *${response.status}*.`;
-          reply = FAILURE_NOTICE;
-          break;
-        }
-        reply = webhookReplyContent(delivery.response);
-        break;
-      } catch (error) {
-        if (this.closing.signal.aborted) return;
-        delivery.error =
-          (error as Error).name === "TimeoutError"
-            ? `Request timed out after ${this.settings.webhookTimeoutMs / 1000} seconds.`
-            : "A connection error occurred. Is my bot server down?";
-        if (attempt === WEBHOOK_RETRIES) reply = FAILURE_NOTICE;
-      }
-    }
+    const reply = await postOutgoingWebhook(delivery, {
+      timeoutMs: this.settings.webhookTimeoutMs,
+      zulipVersion: this.settings.zulipVersion,
+      signal: this.closing.signal,
+    });
     if (reply === undefined || this.closing.signal.aborted) return;
     const where =
       message.type === "private"
         ? { to: message.participants.filter((u) => u.id !== bot.id) }
         : { stream: message.stream as Stream, topic: message.topic };
-    delivery.replyMessageId = this.post(bot, where, reply, "OutgoingWebhook").id;
+    try {
+      delivery.replyMessageId = this.post(bot, where, reply, "OutgoingWebhook").id;
+    } catch (error) {
+      // Zulip refuses the reply as it would any message (e.g. blank content) and tells the bot's owner.
+      delivery.error = (error as Error).message;
+    }
   }
 
   // ---- helpers ----
@@ -586,49 +543,6 @@ export class ZulipRealm {
       byId: (id) => this.users.get(id),
       byFullName: (name) => [...this.users.values()].find((u) => u.fullName.toLowerCase() === name.toLowerCase()),
     });
-  }
-
-  private messageObject(message: StoredMessage, applyMarkdown: boolean): Reply {
-    return {
-      id: message.id,
-      type: message.type,
-      sender_id: message.sender.id,
-      sender_email: message.sender.email,
-      sender_full_name: message.sender.fullName,
-      sender_realm_str: "zulip",
-      display_recipient: message.stream
-        ? message.stream.name
-        : message.participants.map((u) => ({
-            id: u.id,
-            email: u.email,
-            full_name: u.fullName,
-            is_mirror_dummy: false,
-          })),
-      subject: message.topic,
-      recipient_id: message.recipientId,
-      content: applyMarkdown ? message.rendered.html : message.content,
-      content_type: applyMarkdown ? "text/html" : "text/x-markdown",
-      timestamp: message.timestamp,
-      client: message.client,
-      is_me_message: message.content.startsWith("/me "),
-      reactions: [],
-      submessages: [],
-      topic_links: [],
-      avatar_url: this.avatarUrl(message.sender),
-      ...(message.stream ? { stream_id: message.stream.id } : {}),
-      ...(message.edits.length > 0 ? { last_edit_timestamp: Math.floor((message.edits.at(-1)?.at ?? 0) / 1000) } : {}),
-    };
-  }
-
-  private flagsOf(message: StoredMessage, viewerId: number): string[] {
-    const flags: string[] = [];
-    // Zulip marks a user's own messages read.
-    if (message.sender.id === viewerId) flags.push("read");
-    if (message.rendered.mentionedIds.includes(viewerId)) flags.push("mentioned");
-    // Wildcards count in channels only; the deprecated wildcard_mentioned still comes along, as in Zulip.
-    const wildcard = message.type === "stream" ? message.rendered.wildcard : undefined;
-    if (wildcard) flags.push(`${wildcard}_wildcard_mentioned`, "wildcard_mentioned");
-    return flags;
   }
 
   private narrowSubject(message: StoredMessage, flags: string[]): NarrowSubject {
@@ -731,65 +645,8 @@ export class ZulipRealm {
     const email = `${local}@zulip.test`;
     return this.findByEmail(email) ? `${local}${id}@zulip.test` : email;
   }
-
-  private avatarUrl(user: ZulipUser): string {
-    return `${this.settings.url}/avatar/${user.id}`;
-  }
-}
-
-/** The bot's reply in an outgoing-webhook answer, or undefined when nothing is to be posted. */
-function webhookReplyContent(body: unknown): string | undefined {
-  if (typeof body !== "object" || body === null) return undefined;
-  const answer = body as Record<string, unknown>;
-  if (answer.response_not_required === true) return undefined;
-  const content = answer.content ?? answer.response_string;
-  return typeof content === "string" && content.trim() !== "" ? content : undefined;
-}
-
-function countParam(params: Params, name: string): number {
-  const raw = params[name];
-  if (raw === undefined) throw missingArgument(name);
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw invalidArgument(name, "is not a non-negative integer");
-  return value;
-}
-
-function conversationKey(message: StoredMessage): string {
-  return message.stream
-    ? `stream:${message.stream.name}/${message.topic}`
-    : `dm:${message.participants.map((u) => u.id).join(",")}`;
 }
 
 function sameName(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
-}
-
-function parseJson(params: Params, name: string): unknown {
-  try {
-    return JSON.parse(params[name] ?? "");
-  } catch {
-    throw invalidArgument(name);
-  }
-}
-
-function jsonStringList(params: Params, name: string): string[] {
-  const value = parseJson(params, name);
-  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw invalidArgument(name, "is not a list");
-  return value;
-}
-
-function jsonObject(params: Params, name: string): Record<string, unknown> {
-  const value = parseJson(params, name);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidArgument(name, "is not a dict");
-  }
-  return value as Record<string, unknown>;
-}
-
-/** A boolean parameter as Zulip reads it: JSON `true`/`false`. */
-export function jsonBoolean(params: Params, name: string, fallback: boolean): boolean {
-  if (params[name] === undefined) return fallback;
-  const value = parseJson(params, name);
-  if (typeof value !== "boolean") throw invalidArgument(name, "is not a boolean");
-  return value;
 }

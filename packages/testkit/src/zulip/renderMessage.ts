@@ -29,13 +29,13 @@ interface Mentions {
 }
 
 // The names Zulip reads as a mention of everyone in the channel, or of the topic's participants.
-const WILDCARDS: Record<string, "stream" | "topic"> = {
-  all: "stream",
-  everyone: "stream",
-  channel: "stream",
-  stream: "stream",
-  topic: "topic",
-};
+const WILDCARDS = new Map<string, "stream" | "topic">([
+  ["all", "stream"],
+  ["everyone", "stream"],
+  ["channel", "stream"],
+  ["stream", "stream"],
+  ["topic", "topic"],
+]);
 
 interface Rendering {
   html: string;
@@ -44,12 +44,11 @@ interface Rendering {
 }
 
 const FENCE = /^\s*(`{3,}|~{3,})\s*([^\s`~]*)\s*(.*)$/;
-// Inline code first, so that a mention or bold inside backticks stays literal, as in Zulip.
-const INLINE = /`([^`]+)`|@(_?)\*\*([^*|]+?)(?:\|(\d+))?\*\*|\*\*([^*]+)\*\*/g;
 
 /**
- * Renders the subset of Zulip Markdown a bot's replies use: paragraphs with line breaks, inline code, bold, user
- * mentions (`@**Name**`, `@**Name|id**`, silent `@_**Name**`), fenced code blocks and ```spoiler Header blocks.
+ * Renders the subset of Zulip Markdown a bot's replies use: paragraphs with line breaks, backslash escapes, inline
+ * code, bold, italics, strike-through, links, user and wildcard mentions (`@**Name**`, `@**Name|id**`, silent
+ * `@_**Name**`), fenced code blocks and ```spoiler Header blocks.
  */
 export function renderMessage(content: string, users: MentionDirectory): RenderedMessage {
   const spoilers: { header: string; body: string }[] = [];
@@ -135,7 +134,7 @@ function renderBlocks(
     const inner = renderBlocks(block.children, users, mentions, spoilers);
     return {
       html:
-        `<div class="spoiler-block"><div class="spoiler-header">\n${header.html ? `<p>${header.html}</p>` : ""}\n</div>` +
+        `<div class="spoiler-block"><div class="spoiler-header">\n${header.html ? `<p>${header.html}</p>\n` : ""}</div>` +
         `<div class="spoiler-content" aria-hidden="true">\n${inner.html}\n</div></div>`,
       visible: header.visible,
       full: [header.visible, inner.full].filter((t) => t !== "").join("\n"),
@@ -148,46 +147,138 @@ function renderBlocks(
   };
 }
 
-function renderInline(text: string, users: MentionDirectory, mentions: Mentions): { html: string; visible: string } {
+interface Inline {
+  html: string;
+  visible: string;
+}
+
+// Markdown lets a backslash escape any ASCII punctuation character.
+const ESCAPABLE = /[!-/:-@[-`{-~]/;
+const MENTION = /^@(_?)\*\*([^*|]+?)(?:\|(\d+))?\*\*/;
+const LINK = /^\[([^\]]*)\]\(([^)\s]+)\)/;
+const EMPHASIS: [string, string][] = [
+  ["**", "strong"],
+  ["~~", "del"],
+  ["*", "em"],
+];
+
+/**
+ * One line of inline Markdown, scanned left to right so that what comes first wins, as in Markdown: backslash
+ * escapes, code spans of any backtick count, mentions, links, bold, strike-through and italics (Zulip has no
+ * underscore emphasis).
+ */
+function renderInline(text: string, users: MentionDirectory, mentions: Mentions): Inline {
   let html = "";
   let visible = "";
-  let last = 0;
-  for (const match of text.matchAll(INLINE)) {
-    const plain = text.slice(last, match.index);
-    html += escapeHtml(plain);
-    visible += plain;
-    last = match.index + match[0].length;
-    const [whole, code, silent, name, id, bold] = match;
-    if (code !== undefined) {
-      html += `<code>${escapeHtml(code)}</code>`;
-      visible += code;
-    } else if (bold !== undefined) {
-      html += `<strong>${escapeHtml(bold)}</strong>`;
-      visible += bold;
-    } else {
-      const user = id !== undefined ? users.byId(Number(id)) : users.byFullName(name ?? "");
-      const wildcard = user || id !== undefined ? undefined : WILDCARDS[(name ?? "").toLowerCase()];
-      if (wildcard) {
-        if (!silent) mentions.wildcards.add(wildcard);
-        const kind = wildcard === "topic" ? "topic-mention" : "channel-wildcard-mention";
-        html += `<span class="${silent ? "user-mention silent" : `user-mention ${kind}`}" data-user-id="*">${silent ? "" : "@"}${escapeHtml(name ?? "")}</span>`;
-        visible += `${silent ? "" : "@"}${name}`;
-      } else if (!user) {
-        // Zulip leaves a mention of nobody as the text that was typed.
-        html += escapeHtml(whole);
-        visible += whole;
-      } else if (silent) {
-        html += `<span class="user-mention silent" data-user-id="${user.id}">${escapeHtml(user.fullName)}</span>`;
-        visible += user.fullName;
-      } else {
-        mentions.users.add(user.id);
-        html += `<span class="user-mention" data-user-id="${user.id}">@${escapeHtml(user.fullName)}</span>`;
-        visible += `@${user.fullName}`;
+  let plain = "";
+  const emit = (part: Inline) => {
+    html += escapeHtml(plain) + part.html;
+    visible += plain + part.visible;
+    plain = "";
+  };
+  let i = 0;
+  while (i < text.length) {
+    const rest = text.slice(i);
+    const next = text[i + 1] ?? "";
+    if (text[i] === "\\" && ESCAPABLE.test(next)) {
+      plain += next;
+      i += 2;
+      continue;
+    }
+    if (text[i] === "`") {
+      const fence = /^`+/.exec(rest)?.[0] ?? "`";
+      const close = findCodeClose(text, i + fence.length, fence.length);
+      if (close === -1) {
+        plain += fence;
+        i += fence.length;
+        continue;
+      }
+      let code = text.slice(i + fence.length, close);
+      // A space on both sides lets code start or end with a backtick; Markdown strips one of each.
+      if (code.length >= 2 && code.startsWith(" ") && code.endsWith(" ") && code.trim() !== "")
+        code = code.slice(1, -1);
+      emit({ html: `<code>${escapeHtml(code)}</code>`, visible: code });
+      i = close + fence.length;
+      continue;
+    }
+    const match = MENTION.exec(rest);
+    const mention = match ? renderMention(match, users, mentions) : undefined;
+    if (match && mention) {
+      emit(mention);
+      i += match[0].length;
+      continue;
+    }
+    const link = LINK.exec(rest);
+    if (link) {
+      const inner = renderInline(link[1] ?? "", users, mentions);
+      emit({ html: `<a href="${escapeHtml(link[2] ?? "")}">${inner.html}</a>`, visible: inner.visible });
+      i += link[0].length;
+      continue;
+    }
+    const emphasis = EMPHASIS.find(([marker]) => rest.startsWith(marker));
+    if (emphasis) {
+      const [marker, tag] = emphasis;
+      const close = findEmphasisClose(text, i + marker.length, marker);
+      const inner = close === -1 ? "" : text.slice(i + marker.length, close);
+      if (inner.trim() !== "" && inner.trim() === inner) {
+        const part = renderInline(inner, users, mentions);
+        emit({ html: `<${tag}>${part.html}</${tag}>`, visible: part.visible });
+        i = close + marker.length;
+        continue;
       }
     }
+    plain += text[i];
+    i++;
   }
-  const rest = text.slice(last);
-  return { html: html + escapeHtml(rest), visible: visible + rest };
+  emit({ html: "", visible: "" });
+  return { html, visible };
+}
+
+/**
+ * A mention as Zulip renders it, or undefined when it names nobody (then Zulip leaves the text to the other inline
+ * rules, so `@**Nobody**` reads "@" and a bold "Nobody"). `@**Name|id**` must carry that user's exact name.
+ */
+function renderMention(match: RegExpExecArray, users: MentionDirectory, mentions: Mentions): Inline | undefined {
+  const [, silent, name = "", id] = match;
+  const wildcard = id === undefined ? WILDCARDS.get(name) : undefined;
+  const user = wildcard ? undefined : id !== undefined ? users.byId(Number(id)) : users.byFullName(name);
+  if (wildcard) {
+    if (!silent) mentions.wildcards.add(wildcard);
+    // A topic wildcard names no one; a channel wildcard carries the id "*".
+    const [classes, idAttribute] =
+      wildcard === "topic" ? ["topic-mention", ""] : ["user-mention channel-wildcard-mention", ' data-user-id="*"'];
+    const text = silent ? name : `@${name}`;
+    return {
+      html: `<span class="${classes}${silent ? " silent" : ""}"${idAttribute}>${escapeHtml(text)}</span>`,
+      visible: text,
+    };
+  }
+  if (!user || (id !== undefined && user.fullName !== name)) return undefined;
+  if (!silent) mentions.users.add(user.id);
+  const text = silent ? user.fullName : `@${user.fullName}`;
+  return {
+    html: `<span class="user-mention${silent ? " silent" : ""}" data-user-id="${user.id}">${escapeHtml(text)}</span>`,
+    visible: text,
+  };
+}
+
+/** Where a code span opened by `length` backticks closes: the next run of exactly that many. */
+function findCodeClose(text: string, from: number, length: number): number {
+  const runs = text.slice(from).matchAll(/`+/g);
+  for (const run of runs) if (run[0].length === length) return from + run.index;
+  return -1;
+}
+
+/** Where an emphasis closes: the next unescaped marker (a lone `*` for italics, not half of `**`). */
+function findEmphasisClose(text: string, from: number, marker: string): number {
+  for (let j = from; j < text.length; j++) {
+    if (text[j] === "\\") {
+      j++;
+      continue;
+    }
+    if (text.startsWith(marker, j) && (marker !== "*" || text[j + 1] !== "*")) return j;
+  }
+  return -1;
 }
 
 function escapeHtml(text: string): string {

@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { eventually } from "../eventually.js";
 import { RateLimiter } from "./RateLimiter.js";
+import { readBoolean } from "./readParam.js";
 import { readRequestParams } from "./readRequestParams.js";
 import { ZulipApiError } from "./ZulipApiError.js";
-import { jsonBoolean, ZulipRealm } from "./ZulipRealm.js";
+import { ZulipRealm } from "./ZulipRealm.js";
 import type { RequestLogEntry, UserRef, ZulipServer, ZulipServerOptions, ZulipUser } from "./ZulipTypes.js";
 
 const API_PREFIX = "/api/v1";
@@ -59,7 +60,7 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     const queue = realm.queueFor(user, params);
     const lastEventId = params.last_event_id === undefined ? -1 : Number(params.last_event_id);
     if (!Number.isInteger(lastEventId)) throw new ZulipApiError(400, "Bad value for 'last_event_id'", "BAD_REQUEST");
-    const dontBlock = jsonBoolean(params, "dont_block", false);
+    const dontBlock = readBoolean(params, "dont_block", false);
     let answered = false;
     // Only this request's own held poll is cancelled: 'close' also fires after a normal answer.
     response.on("close", () => {
@@ -78,11 +79,12 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     let status = 200;
     let body: Record<string, unknown>;
     try {
-      const raw = await readBody(request);
-      entry.params = readRequestParams(address, request.headers["content-type"], raw);
+      entry.params = await readParams(request, address);
       const user = authenticate(request.headers.authorization);
-      if (!user) headers = limiter.take(undefined);
-      if (!user) throw unauthorized(request.headers.authorization);
+      if (!user) {
+        headers = limiter.take(undefined);
+        throw unauthorized(request.headers.authorization);
+      }
       entry.userId = user.id;
       headers = limiter.take(user.id);
       const handler = route(method, address.pathname);
@@ -165,6 +167,12 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
       return realm.post(realm.user(from), { stream, topic }, text).id;
     },
     mention,
+    editMessage: (user, messageId, content) => {
+      realm.edit(realm.user(user), messageId, { content });
+    },
+    deleteMessage: (user, messageId) => {
+      realm.delete(realm.user(user), messageId);
+    },
     messagesSeenBy: (viewer, where) => realm.messagesSeenBy(realm.user(viewer), where),
     conversationsOf: (viewer) => realm.conversationsOf(realm.user(viewer)),
     get messages() {
@@ -174,12 +182,18 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     webhookDeliveries: realm.deliveries,
     queues: (user) => realm.queueInfos(user === undefined ? undefined : realm.user(user)),
     expireQueues,
+    restart: () => {
+      realm.dropQueues();
+      server.closeAllConnections();
+    },
     rateLimitNext: (count, limitOptions) =>
       limiter.inject(
         count,
         limitOptions?.retryAfterSeconds ?? 1,
         limitOptions?.user === undefined ? undefined : realm.user(limitOptions.user).id,
       ),
+    rateLimitFor: (durationMs, limitOptions) =>
+      limiter.injectWindow(durationMs, limitOptions?.user === undefined ? undefined : realm.user(limitOptions.user).id),
     waitFor: (probe, waitOptions) => eventually(probe, waitOptions),
     close: () => {
       closed ??= (async () => {
@@ -219,6 +233,15 @@ function unauthorized(header: string | undefined): ZulipApiError {
     {},
     { "WWW-Authenticate": 'Basic realm="zulip"' },
   );
+}
+
+async function readParams(request: IncomingMessage, address: URL): Promise<Params> {
+  const body = await readBody(request);
+  try {
+    return readRequestParams(address, request.headers["content-type"], body);
+  } catch {
+    throw new ZulipApiError(400, "Malformed request body", "BAD_REQUEST");
+  }
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {
