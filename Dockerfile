@@ -2,11 +2,13 @@
 # The three service images, one target each: totp-core, telegram-bot, zulip-bot. `npm run images` builds them
 # (docs/images.md); by hand: docker build --target totp-core -t totp-custody/totp-core .
 #
-# The defaults are the upstream Node 20 images, pinned by tag and digest (both multi-arch index digests, as pinned
-# in public Dockerfiles resolved from Docker Hub and gcr.io in August 2026; refresh with
-# `docker buildx imagetools inspect <image>:<tag>`). The runtime base has no shell and no package manager, so the
-# final stages only copy. `npm run images` passes the local bases that `npm run setup-tools` builds from Debian
-# packages instead, with the same layout (node at /nodejs/bin/node, no shell).
+# The defaults are the upstream Node 20 images, pinned by tag and multi-arch index digest. No registry is reachable
+# where this file was written, so the digests come from public repositories that pin the same tags (one changelog
+# records the node digest as resolved from Docker Hub on 2026-08-31; the distroless one is kept current by
+# Dependabot in several); check or refresh them with `docker buildx imagetools inspect <image>:<tag>`. The runtime
+# base has no shell and no package manager, so the final stages only copy. `npm run images` passes the local bases
+# that `npm run setup-tools` builds from Debian packages instead, with the same layout (node at /nodejs/bin/node,
+# no shell).
 ARG BUILD_BASE=docker.io/library/node:20.20.2-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
 ARG RUNTIME_BASE=gcr.io/distroless/nodejs20-debian12:nonroot@sha256:2cd820156cf039c8b54ae2d2a97e424b6729070714de8707a6b79f20d56f6a9a
 

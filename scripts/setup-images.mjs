@@ -133,10 +133,13 @@ async function writePodmanWrapper(h) {
     const match = new RegExp(`^${name}\\s+\\S+\\s+(\\d+)`, "m").exec(limits);
     return match ? Math.min(Number(match[1]), fallback) : fallback;
   };
+  // podman's own defaults, lowered to what this process may have; nproc at most what conmon gets here (32768).
+  const nofile = hard("Max open files", 1048576);
+  const nproc = hard("Max processes", 32768);
   const conf = [
     "# Written by totp-custody's scripts/setup-images.mjs; used through the podman wrapper next to it.",
     "[containers]",
-    `default_ulimits = ["nofile=${hard("Max open files", 1048576)}:${hard("Max open files", 1048576)}", "nproc=${hard("Max processes", 32768)}:${hard("Max processes", 32768)}"]`,
+    `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
     "",
     "[engine]",
     'runtime = "runc"',

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
-// redis-server, kube-apiserver), and podman with the base images the Dockerfile builds on (scripts/setup-images.mjs).
+// redis-server, kube-apiserver).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
@@ -28,6 +28,7 @@ import {
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+// podman and the base images the Dockerfile builds on, with their own setup steps.
 import { podmanTool } from "./setup-images.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");

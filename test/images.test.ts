@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
-import { freePort, makeTestPki, runProcess, type TestPki, toolPath } from "@totp-custody/testkit";
+import { eventually, freePort, makeTestPki, runProcess, type TestPki, toolPath } from "@totp-custody/testkit";
 import { service as healthService, type ServingStatus } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -48,16 +48,6 @@ async function probe(address: string, service: string): Promise<ServingStatus | 
     );
   } finally {
     client.close();
-  }
-}
-
-/** Polls until `check` answers true; the bound only stops a hang, it times nothing. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`still not true after ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
@@ -190,7 +180,10 @@ describe("totp-core in its image, run the restricted way", () => {
     try {
       await core.waitForOutput(/"totp-core ready"/, 60_000);
       const address = `127.0.0.1:${port}`;
-      await eventually(async () => (await probe(address, "")) === "SERVING", `${address} answers SERVING`);
+      await eventually(async () => (await probe(address, "")) === "SERVING", {
+        what: `SERVING from ${address}`,
+        timeoutMs: 60_000,
+      });
       expect(await probe(address, "totp.v1.TotpService")).toBe("SERVING");
     } finally {
       await exec(podman, ["stop", "--time", "20", name]).catch(() => {});
