@@ -6,13 +6,14 @@ import {
   handleMessage,
   looksLikeSeed,
   notAllowedReply,
+  untilCoreAnswers,
 } from "@totp-custody/chat";
 import type { Logger } from "pino";
 import { type Telegram, TelegramError } from "telegraf";
 import type { CodeExpiry } from "./CodeExpiry.js";
 import { type Deletion, renderReply, type TelegramMessage } from "./renderReply.js";
 import type { BotInput, Place } from "./routeUpdate.js";
-import { untilCoreAnswers } from "./untilCoreAnswers.js";
+
 import { withTelegramRetry } from "./withTelegramRetry.js";
 
 /** Telegram lets bots download files up to 20 MB; a QR code photo is far smaller. */
@@ -26,8 +27,6 @@ export interface AnswerDeps {
   log: Logger;
   /** Aborted at shutdown: an update held for an unreachable core is then answered at once. */
   stopping: AbortSignal;
-  /** How long an update is held while totp-core is unreachable. */
-  coreWaitMs?: number;
 }
 
 /** A Bot API call, with 429 and 5xx waited out; the log learns of each wait (method and delay, nothing else). */
@@ -136,10 +135,7 @@ export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<v
     // Answered first, so the button stops spinning even while the core is slow.
     await call(deps, "answerCallbackQuery", () => deps.telegram.answerCbQuery(input.queryId));
   }
-  const reply = await untilCoreAnswers(() => coreReply(deps, input), {
-    budgetMs: deps.coreWaitMs,
-    signal: deps.stopping,
-  });
+  const reply = await untilCoreAnswers(() => coreReply(deps, input), { signal: deps.stopping });
   const deletion = reply.deleteUserMessage ? await deleteUserMessage(deps, place) : undefined;
   const message = renderReply(reply, deletion);
   const inPlace = input.kind === "action" && reply.replacesMessage === true;
