@@ -32,15 +32,15 @@ export {
   type Vault,
 } from "./startVault.js";
 export { FormatError, type FormattedText, parseFormattedText } from "./telegram/parseFormattedText.js";
-export {
-  type CallbackAnswer,
-  type RequestRecord,
-  type SeenMessage,
-  startTelegramServer,
-  type TelegramFault,
-  type TelegramServer,
-  type TelegramServerOptions,
-} from "./telegram/startTelegramServer.js";
+export { startTelegramServer } from "./telegram/startTelegramServer.js";
+export type {
+  CallbackAnswer,
+  RequestRecord,
+  SeenMessage as TelegramSeenMessage,
+  TelegramFault,
+  TelegramServer,
+  TelegramServerOptions,
+} from "./telegram/TelegramServer.js";
 export type {
   TgBotCommand,
   TgCallbackQuery,
@@ -61,3 +61,18 @@ export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";
 export { vaultRequest } from "./vaultRequest.js";
+export { startZulipServer } from "./zulip/startZulipServer.js";
+export { ZulipApiError } from "./zulip/ZulipApiError.js";
+export type {
+  MessageDeletionPolicy,
+  QueueInfo,
+  RequestLogEntry,
+  SeenConversation,
+  SeenMessage,
+  SeenWhere,
+  UserRef,
+  WebhookDelivery,
+  ZulipServer,
+  ZulipServerOptions,
+  ZulipUser,
+} from "./zulip/ZulipTypes.js";

@@ -82,9 +82,12 @@ function checkUnion(spec: BotApiSpec, types: string[], value: unknown, path: str
   return [{ field: path, problem: `expected ${types.join(" or ")}, got ${describe(value)}`, kind: "wrong_type" }];
 }
 
-// A candidate that failed only on unknown fields is closer than one with the wrong shape.
+// A candidate that failed only on unknown fields is closer than one with the wrong shape, and a subtype whose
+// type field differs is the farthest of all.
 function rank(found: Found[]): number {
-  return found.reduce((sum, violation) => sum + (violation.kind === "unknown_field" ? 1 : 100), 0);
+  const weight = (violation: Found) =>
+    violation.kind === "unknown_field" ? 1 : violation.problem.startsWith("must be ") ? 10_000 : 100;
+  return found.reduce((sum, violation) => sum + weight(violation), 0);
 }
 
 function checkType(spec: BotApiSpec, type: string, value: unknown, path: string, depth: number): Found[] {
