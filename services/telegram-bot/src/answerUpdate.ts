@@ -132,8 +132,11 @@ export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<v
     return;
   }
   if (input.kind === "action") {
-    // Answered first, so the button stops spinning even while the core is slow.
-    await call(deps, "answerCallbackQuery", () => deps.telegram.answerCbQuery(input.queryId));
+    // Answered first, so the button stops spinning even while the core is slow. Telegram refuses an answer to a
+    // query older than about 15 s (the bot was down, or held it through a core restart): the press is still served.
+    await call(deps, "answerCallbackQuery", () => deps.telegram.answerCbQuery(input.queryId)).catch((err: unknown) =>
+      deps.log.warn({ err }, "could not answer a button press; serving it anyway"),
+    );
   }
   const reply = await untilCoreAnswers(() => coreReply(deps, input), { signal: deps.stopping });
   const deletion = reply.deleteUserMessage ? await deleteUserMessage(deps, place) : undefined;

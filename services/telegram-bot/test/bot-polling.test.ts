@@ -91,6 +91,20 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     expect((await botReplyAfter(world.tg, alice.id, check)).text).toMatch(/^There is no label grouped/);
   });
 
+  it("serves a press of a button it did not write (forged or stale) with a hint, acting on nothing", async () => {
+    const sent = world.tg.sendText(alice, "/whoami");
+    const target = await botReplyAfter(world.tg, alice.id, sent);
+    const audited = (await world.auditedPrincipals()).length;
+    world.tg.injectUpdate({
+      callback_query: { id: "forged-1", from: alice, message: target.raw, chat_instance: "x", data: "d:../../admin" },
+    });
+    const reply = await botReplyAfter(world.tg, alice.id, target.messageId);
+    expect(reply.text).toBe("That button no longer works: send /list for fresh ones.");
+    // The local server knows no query "forged-1" and refuses its answer, as Telegram refuses a stale one.
+    expect(world.tg.requests.filter((r) => r.method === "answerCallbackQuery").at(-1)?.status).toBe(400);
+    expect((await world.auditedPrincipals()).length).toBe(audited);
+  });
+
   it("waits out a 429 from Telegram and still delivers the reply", async () => {
     const before = world.tg.requests.length;
     world.tg.failNext(1, { method: "sendMessage", retryAfter: 1 });
