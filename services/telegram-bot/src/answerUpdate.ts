@@ -99,7 +99,17 @@ async function coreReply(deps: AnswerDeps, input: Exclude<BotInput, { kind: "ign
           deleteUserMessage: true,
         };
       }
-      const image = await downloadImage(deps, input.fileId);
+      let image: Buffer;
+      try {
+        image = await downloadImage(deps, input.fileId);
+      } catch (err) {
+        // The photo may show a seed: it is still deleted, and the user told to send it again.
+        deps.log.warn({ err }, "could not download an image");
+        return {
+          paragraphs: [[{ kind: "text", text: "I could not fetch that image from Telegram. Please send it again." }]],
+          deleteUserMessage: true,
+        };
+      }
       return handleImage(input.ctx, image, input.caption, deps.chat);
     }
   }

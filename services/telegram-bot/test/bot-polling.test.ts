@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { newSecret, type TgUser } from "@totp-custody/testkit";
+import { newSecret, qrImage, type TgUser } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/server.js";
 import {
@@ -115,6 +115,21 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     // The wait is Telegram's retry_after, read from the answer (a bound from below; the upper one is the harness's).
     const [refused, accepted] = sends;
     expect((accepted?.at ?? 0) - (refused?.at ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it("still deletes a photo it could not download, and asks for it again", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    // More failures than the bot's 5xx retries: the download never succeeds.
+    world.tg.failNext(5, { method: "getFile", status: 502 });
+    const photo = world.tg.sendPhoto(alice, qrImage(`otpauth://totp/X:y?secret=${seed}`, { format: "jpeg" }), {
+      caption: "lost",
+    });
+    const reply = await botReplyAfter(world.tg, alice.id, photo);
+    expect(reply.text).toBe(
+      "I could not fetch that image from Telegram. Please send it again.\nI deleted your message: it carried a seed.",
+    );
+    expect(world.tg.message(alice.id, photo)?.deleted).toBe(true);
   });
 
   it("is ready when the Bot API and totp-core answer, and says which is not", async () => {
