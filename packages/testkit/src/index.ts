@@ -56,7 +56,11 @@ export type {
   TgUserFromGetMe,
   TgWebhookInfo,
 } from "./telegram/TelegramTypes.js";
-export { type SpecViolation, validateBotApiRequest } from "./telegram/validateBotApiRequest.js";
+export {
+  type SpecViolation,
+  validateBotApiObject,
+  validateBotApiRequest,
+} from "./telegram/validateBotApiRequest.js";
 export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";

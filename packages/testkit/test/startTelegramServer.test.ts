@@ -7,7 +7,11 @@ import {
   startTelegramServer,
   type TelegramServer,
   type TelegramServerOptions,
+  validateBotApiObject,
 } from "../src/index.js";
+
+// Generous: these bounds only stop a hang on a machine that other test runs keep busy.
+const WAIT_MS = 30_000;
 
 const bots: Telegraf[] = [];
 const servers: TelegramServer[] = [];
@@ -45,13 +49,14 @@ async function launchPolling(tg: TelegramServer, bot: Telegraf): Promise<{ stopp
   const before = pollsSoFar(tg);
   const stopped = bot.launch(() => {});
   stopped.catch(() => {});
-  await eventually(() => pollsSoFar(tg) > before, { what: "the bot's first getUpdates" });
+  await eventually(() => pollsSoFar(tg) > before, { what: "the bot's first getUpdates", timeoutMs: WAIT_MS });
   return { stopped };
 }
 
 const botReply = (tg: TelegramServer, chatId: number, index = 0) =>
   tg.waitFor(() => tg.chat(chatId).filter((message) => message.from === "bot")[index], {
     what: `bot message ${index} in chat ${chatId}`,
+    timeoutMs: WAIT_MS,
   });
 
 async function rawCall(tg: TelegramServer, method: string, body?: unknown) {
@@ -74,7 +79,10 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
     const reply = await botReply(tg, alice.id);
     expect(reply).toMatchObject({ text: "hi Alice", protectContent: true, deleted: false, edits: 0 });
     expect(tg.chat(alice.id)[0]).toMatchObject({ messageId: sent, from: "user", text: "/hello" });
-    await tg.waitFor(() => pollsSoFar(tg) === 2 && tg.requests.at(-1)?.status === 0, { what: "the next held poll" });
+    await tg.waitFor(() => pollsSoFar(tg) === 2 && tg.requests.at(-1)?.status === 0, {
+      what: "the next held poll",
+      timeoutMs: WAIT_MS,
+    });
     bot.stop();
     await stopped;
     const calls = tg.requests.map((request) => request.method);
@@ -87,7 +95,7 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
     expect([499, 409]).toContain(aborted?.status);
     expect(confirm).toMatchObject({ method: "getUpdates", status: 200 });
     expect(confirm?.params).toEqual({ offset: (aborted?.params.offset as number) ?? -1, limit: 1 });
-    await tg.settled();
+    await tg.settled(WAIT_MS);
     expect(tg.webhookInfo().pending_update_count).toBe(0);
     expect(tg.specViolations).toEqual([]);
   });
@@ -153,7 +161,7 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
       ],
     ]);
     const queryId = tg.pressButton(dave, dave.id, menu.messageId, { text: "Two" });
-    await tg.waitFor(() => tg.message(dave.id, menu.messageId)?.edits === 1, { what: "the edit" });
+    await tg.waitFor(() => tg.message(dave.id, menu.messageId)?.edits === 1, { what: "the edit", timeoutMs: WAIT_MS });
     expect(tg.callbackAnswers).toEqual([{ callback_query_id: queryId, text: "you chose 2" }]);
     // editMessageText without reply_markup removes the keyboard, as Telegram does.
     expect(tg.message(dave.id, menu.messageId)).toMatchObject({ text: "chosen 2", buttons: [] });
@@ -427,6 +435,7 @@ describe("startTelegramServer with the real telegraf, webhook mode", () => {
     tg.sendText(mia, "second");
     await tg.waitFor(() => tg.webhookInfo().last_error_message === "Wrong response from the webhook: 403 Forbidden", {
       what: "a refused delivery",
+      timeoutMs: WAIT_MS,
     });
     const attempts = tg.webhookInfo();
     expect(attempts.pending_update_count).toBe(1);
@@ -434,7 +443,7 @@ describe("startTelegramServer with the real telegraf, webhook mode", () => {
     await rawCall(tg, "setWebhook", { url: `https://127.0.0.1:${port}/tg-hook`, secret_token: "right-secret_1" });
     expect((await botReply(tg, mia.id, 1)).text).toBe("echo second");
     expect(handled).toEqual(["first", "second"]);
-    await tg.settled();
+    await tg.settled(WAIT_MS);
     expect(tg.specViolations).toEqual([]);
   });
 
@@ -452,7 +461,7 @@ describe("startTelegramServer with the real telegraf, webhook mode", () => {
     tg.sendText(nick, "/menu");
     const menu = await botReply(tg, nick.id);
     const queryId = tg.pressButton(nick, nick.id, menu.messageId, { data: "del" });
-    await tg.waitFor(() => tg.callbackAnswers.length > 0, { what: "the callback answer" });
+    await tg.waitFor(() => tg.callbackAnswers.length > 0, { what: "the callback answer", timeoutMs: WAIT_MS });
     expect(tg.callbackAnswers).toEqual([{ callback_query_id: queryId, text: "deleted" }]);
     expect(tg.requests.find((request) => request.method === "answerCallbackQuery")).toMatchObject({
       via: "webhook",
@@ -523,12 +532,18 @@ describe("startTelegramServer over plain HTTP", () => {
     await rawCall(tg, "getUpdates", { offset: 0, allowed_updates: ["callback_query"] });
     tg.sendText(pat, "ignored");
     expect((await rawCall(tg, "getUpdates", {})).body.result).toEqual([]);
+    // setWebhook without allowed_updates keeps the setting too
+    await rawCall(tg, "setWebhook", { url: "https://127.0.0.1:9/hook" });
+    expect(tg.webhookInfo().allowed_updates).toEqual(["callback_query"]);
   });
 
   it("holds a poll until an update arrives and ends held polls on close", async () => {
     const tg = await startTelegramServer();
     const held = rawCall(tg, "getUpdates", { timeout: 30 });
-    await eventually(() => tg.requests.some((request) => request.method === "getUpdates"), { what: "the held poll" });
+    await eventually(() => tg.requests.some((request) => request.method === "getUpdates"), {
+      what: "the held poll",
+      timeoutMs: WAIT_MS,
+    });
     const quinn = tg.createUser();
     tg.sendText(quinn, "wake up");
     const woken = (await held).body.result as { update_id: number }[];
@@ -537,6 +552,7 @@ describe("startTelegramServer over plain HTTP", () => {
     const second = rawCall(tg, "getUpdates", { timeout: 30, offset });
     await eventually(() => tg.requests.filter((request) => request.method === "getUpdates").length === 2, {
       what: "the second poll",
+      timeoutMs: WAIT_MS,
     });
     const third = rawCall(tg, "getUpdates", { timeout: 30, offset });
     expect((await second).body).toMatchObject({ ok: false, error_code: 409 });
@@ -576,5 +592,54 @@ describe("startTelegramServer over plain HTTP", () => {
     });
     expect(badSecret.status).toBe(400);
     expect(tg.webhookInfo().url).toBe("");
+  });
+});
+
+describe("startTelegramServer emits what Telegram emits", () => {
+  it("sends updates and results that match the spec's object types", async () => {
+    const tg = await server();
+    const bot = telegraf(tg);
+    const sam = tg.createUser({ first_name: "Sam", username: "sam_t", language_code: "en" });
+    const group = tg.createChat({ type: "group", members: [sam] });
+    const menu = await bot.telegram.sendMessage(sam.id, "*menu*", {
+      parse_mode: "MarkdownV2",
+      protect_content: true,
+      ...Markup.inlineKeyboard([Markup.button.callback("Go", "go")]),
+    });
+    const replyTo = tg.sendText(sam, "/code work");
+    tg.sendText(sam, "a reply", { replyTo });
+    tg.sendPhoto(sam, qrImage("x", { format: "jpeg", scale: 2 }), { caption: "/add work" });
+    tg.sendText(sam, "/list", { chat: group });
+    tg.pressButton(sam, sam.id, menu.message_id, { data: "go" });
+    const updates = (await rawCall(tg, "getUpdates")).body.result as unknown[];
+    expect(updates).toHaveLength(5);
+    const results: [string, unknown][] = [
+      ...updates.map((update): [string, unknown] => ["Update", update]),
+      ["Message", menu],
+      ["User", await bot.telegram.getMe()],
+      ["WebhookInfo", await bot.telegram.getWebhookInfo()],
+      ["ChatFullInfo", await bot.telegram.getChat(group.id)],
+      ["File", await bot.telegram.getFile(tg.chat(sam.id)[3]?.photo?.[0]?.file_id ?? "")],
+    ];
+    for (const [type, value] of results) expect(validateBotApiObject(type, value), type).toEqual([]);
+  });
+
+  it("shows the bot only commands, mentions and replies in a group while privacy mode is on", async () => {
+    const tg = await server();
+    const tess = tg.createUser();
+    const group = tg.createChat({ type: "supergroup", title: "Team", members: [tess] });
+    tg.sendText(tess, "chatter", { chat: group });
+    tg.sendText(tess, "/code work", { chat: group });
+    tg.sendText(tess, `hey @${tg.bot.username}`, { chat: group });
+    const updates = (await rawCall(tg, "getUpdates")).body.result as {
+      message: { text: string; chat: { type: string } };
+    }[];
+    expect(updates.map((update) => update.message.text)).toEqual(["/code work", `hey @${tg.bot.username}`]);
+    expect(updates[0]?.message.chat.type).toBe("supergroup");
+    expect(tg.chat(group.id).map((message) => message.text)).toEqual([
+      "chatter",
+      "/code work",
+      `hey @${tg.bot.username}`,
+    ]);
   });
 });

@@ -292,7 +292,19 @@ export function messageMethods(context: MessageMethodContext): Record<string, Bo
       chats.get(params.chat_id);
       return true;
     },
-    getChat: (params) => ({ ...chats.get(params.chat_id).chat, accent_color_id: 0, max_reaction_count: 11 }),
+    // A ChatFullInfo: the chat plus the fields the Bot API always fills in.
+    getChat: (params) => ({
+      ...chats.get(params.chat_id).chat,
+      accent_color_id: 0,
+      max_reaction_count: 11,
+      accepted_gift_types: {
+        unlimited_gifts: false,
+        limited_gifts: false,
+        unique_gifts: false,
+        premium_subscription: false,
+        gifts_from_channels: false,
+      },
+    }),
     leaveChat: (params) => {
       chats.get(params.chat_id).members.delete(bot.id);
       return true;

@@ -40,7 +40,6 @@ interface HeldPoll {
 interface Webhook {
   url: string;
   secret?: string;
-  allowedUpdates?: string[];
   maxConnections: number;
   lastErrorDate?: number;
   lastErrorMessage?: string;
@@ -85,6 +84,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
   let nextUserId = 100_001;
   let nextGroupId = 1;
   let nextQueryId = 1;
+  // One setting for both ways of receiving, kept until a call passes it again ("the previous setting will be used").
   let allowedUpdates: string[] = [];
   let heldPoll: HeldPoll | undefined;
   let webhook: Webhook | undefined;
@@ -126,11 +126,11 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       if (!/^https:\/\//i.test(url))
         throw BotApiError.badRequest("bad webhook: An HTTPS URL must be provided for webhook", true);
       if (params.drop_pending_updates === true) updates.dropAll();
+      if (Array.isArray(params.allowed_updates)) allowedUpdates = params.allowed_updates as string[];
       heldPoll?.terminate();
       webhook = {
         url,
         ...(secret === undefined ? {} : { secret }),
-        ...(Array.isArray(params.allowed_updates) ? { allowedUpdates: params.allowed_updates as string[] } : {}),
         maxConnections: (params.max_connections as number | undefined) ?? 40,
         generation: ++webhookGeneration,
       };
@@ -196,7 +196,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     ...(webhook?.lastErrorDate === undefined ? {} : { last_error_date: webhook.lastErrorDate }),
     ...(webhook?.lastErrorMessage === undefined ? {} : { last_error_message: webhook.lastErrorMessage }),
     ...(webhook === undefined ? {} : { max_connections: webhook.maxConnections }),
-    ...(webhook?.allowedUpdates === undefined ? {} : { allowed_updates: webhook.allowedUpdates }),
+    ...(webhook === undefined || allowedUpdates.length === 0 ? {} : { allowed_updates: allowedUpdates }),
   });
 
   // ---- webhook delivery ----
@@ -217,7 +217,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     let failures = 0;
     const current = () => !closed && webhook?.generation === target.generation;
     while (current()) {
-      const [update] = updates.take(target.allowedUpdates, 1);
+      const [update] = updates.take(allowedUpdates, 1);
       if (update === undefined) {
         await sleepUnlessWoken(1000);
         continue;

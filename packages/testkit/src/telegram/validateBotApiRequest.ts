@@ -39,6 +39,14 @@ export function validateBotApiRequest(
   return violations.map((violation) => ({ method: name, ...violation }));
 }
 
+/**
+ * The same check for an object the server emits (an Update, a Message result...), against a spec type such as
+ * "Update"; violations name `type` as their method. Tests use it to hold the server to the objects Telegram sends.
+ */
+export function validateBotApiObject(type: string, value: unknown, spec: BotApiSpec = botApiSpec()): SpecViolation[] {
+  return checkUnion(spec, [type], value, "", 0).map((violation) => ({ method: type, ...violation }));
+}
+
 type Found = Omit<SpecViolation, "method">;
 
 function checkFields(
