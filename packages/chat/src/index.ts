@@ -33,4 +33,4 @@ export { isLabel, labelProblem, MAX_LABEL_LENGTH } from "./labelRule.js";
 export { type ChatCommand, parseCommand } from "./parseCommand.js";
 export { principalOf } from "./principalOf.js";
 export { type HealthServer, type ReadinessCheck, startHealthServer } from "./startHealthServer.js";
-export { type CoreWaitOptions, pauseMs, untilCoreAnswers } from "./untilCoreAnswers.js";
+export { CORE_WAIT_MS, type CoreWaitOptions, pauseMs, untilCoreAnswers } from "./untilCoreAnswers.js";

@@ -1,14 +1,20 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ChatReply } from "@totp-custody/chat";
+import type { ChatReply } from "./ChatTypes.js";
 
 export interface CoreWaitOptions {
-  /** How long an update is held, at most, while totp-core cannot be reached (default 60 s). */
+  /** How long an update is held, at most, while totp-core cannot be reached (default CORE_WAIT_MS). */
   budgetMs?: number;
   /** Ends the wait early (shutdown): the last reply, "unavailable", is then given. */
   signal?: AbortSignal;
   now?: () => number;
   wait?: (ms: number, signal?: AbortSignal) => Promise<unknown>;
 }
+
+/**
+ * 45 s: a webhook request held longer risks the platform's own delivery timeout (Telegram's, Zulip's outgoing
+ * webhooks), after which it delivers the event again and the user would get two answers.
+ */
+export const CORE_WAIT_MS = 45_000;
 
 /** Pauses between runs: short first (a blip), then every 5 s, which grpc-js's reconnect backoff needs anyway. */
 export function pauseMs(run: number): number {
@@ -22,7 +28,7 @@ export function pauseMs(run: number): number {
  * repeat may have been applied, and running it again then answers "already exists", which is still true.
  */
 export async function untilCoreAnswers(answer: () => Promise<ChatReply>, options: CoreWaitOptions = {}) {
-  const budgetMs = options.budgetMs ?? 60_000;
+  const budgetMs = options.budgetMs ?? CORE_WAIT_MS;
   const now = options.now ?? Date.now;
   const wait = options.wait ?? ((ms, signal) => sleep(ms, undefined, { signal }).catch(() => undefined));
   const start = now();

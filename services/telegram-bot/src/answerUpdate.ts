@@ -13,6 +13,7 @@ import { type Telegram, TelegramError } from "telegraf";
 import type { CodeExpiry } from "./CodeExpiry.js";
 import { type Deletion, renderReply, type TelegramMessage } from "./renderReply.js";
 import type { BotInput, Place } from "./routeUpdate.js";
+
 import { withTelegramRetry } from "./withTelegramRetry.js";
 
 /** Telegram lets bots download files up to 20 MB; a QR code photo is far smaller. */
@@ -26,8 +27,6 @@ export interface AnswerDeps {
   log: Logger;
   /** Aborted at shutdown: an update held for an unreachable core is then answered at once. */
   stopping: AbortSignal;
-  /** How long an update is held while totp-core is unreachable. */
-  coreWaitMs?: number;
 }
 
 /** A Bot API call, with 429 and 5xx waited out; the log learns of each wait (method and delay, nothing else). */
@@ -100,7 +99,17 @@ async function coreReply(deps: AnswerDeps, input: Exclude<BotInput, { kind: "ign
           deleteUserMessage: true,
         };
       }
-      const image = await downloadImage(deps, input.fileId);
+      let image: Buffer;
+      try {
+        image = await downloadImage(deps, input.fileId);
+      } catch (err) {
+        // The photo may show a seed: it is still deleted, and the user told to send it again.
+        deps.log.warn({ err }, "could not download an image");
+        return {
+          paragraphs: [[{ kind: "text", text: "I could not fetch that image from Telegram. Please send it again." }]],
+          deleteUserMessage: true,
+        };
+      }
       return handleImage(input.ctx, image, input.caption, deps.chat);
     }
   }
@@ -133,13 +142,13 @@ export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<v
     return;
   }
   if (input.kind === "action") {
-    // Answered first, so the button stops spinning even while the core is slow.
-    await call(deps, "answerCallbackQuery", () => deps.telegram.answerCbQuery(input.queryId));
+    // Answered first, so the button stops spinning even while the core is slow. Telegram refuses an answer to a
+    // query older than about 15 s (the bot was down, or held it through a core restart): the press is still served.
+    await call(deps, "answerCallbackQuery", () => deps.telegram.answerCbQuery(input.queryId)).catch((err: unknown) =>
+      deps.log.warn({ err }, "could not answer a button press; serving it anyway"),
+    );
   }
-  const reply = await untilCoreAnswers(() => coreReply(deps, input), {
-    budgetMs: deps.coreWaitMs,
-    signal: deps.stopping,
-  });
+  const reply = await untilCoreAnswers(() => coreReply(deps, input), { signal: deps.stopping });
   const deletion = reply.deleteUserMessage ? await deleteUserMessage(deps, place) : undefined;
   const message = renderReply(reply, deletion);
   const inPlace = input.kind === "action" && reply.replacesMessage === true;

@@ -1,3 +1,3 @@
 export { type Config, ConfigError, loadConfig } from "./config.js";
 export { createLogger } from "./logger.js";
-export { type BotOptions, COMMANDS, type RunningBot, startBot } from "./server.js";
+export { COMMANDS, type RunningBot, startBot } from "./server.js";

@@ -1,7 +1,14 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { errorReply, type HealthServer, type HostPort, principalOf, startHealthServer } from "@totp-custody/chat";
+import {
+  CORE_WAIT_MS,
+  errorReply,
+  type HealthServer,
+  type HostPort,
+  principalOf,
+  startHealthServer,
+} from "@totp-custody/chat";
 import { createTotpClient } from "@totp-custody/client";
 import type { Logger } from "pino";
 import { Telegraf, TelegramError } from "telegraf";
@@ -12,6 +19,7 @@ import type { Config } from "./config.js";
 import { withoutToken } from "./logger.js";
 import { renderExpired, renderReply } from "./renderReply.js";
 import { routeUpdate } from "./routeUpdate.js";
+
 import { withTelegramRetry } from "./withTelegramRetry.js";
 
 export interface RunningBot {
@@ -21,11 +29,6 @@ export interface RunningBot {
   healthPort: number | undefined;
   /** Stops taking updates, finishes those in hand, expires shown codes, releases everything. */
   stop(): Promise<void>;
-}
-
-export interface BotOptions {
-  /** How long an update is held while totp-core is unreachable (default 60 s). */
-  coreWaitMs?: number;
 }
 
 /** The menu Telegram shows next to the message field. */
@@ -52,13 +55,14 @@ function listen(server: Server, at: HostPort): Promise<number> {
 }
 
 /** Wires the bot from a validated configuration and starts taking updates (long polling, or the webhook). */
-export async function startBot(config: Config, log: Logger, options: BotOptions = {}): Promise<RunningBot> {
+export async function startBot(config: Config, log: Logger): Promise<RunningBot> {
   const client = createTotpClient({ ...config.totp });
   const bot = new Telegraf(config.token, {
     // Every method a real call: with webhook replies, deleteMessage would go out in the HTTP answer and the bot could
     // not tell the user whether their seed message is gone.
     telegram: { apiRoot: config.apiRoot, webhookReply: false },
-    handlerTimeout: (options.coreWaitMs ?? 60_000) + 60_000,
+    // Past the core wait, the answer's own Bot API calls (429 waits included) still get their time.
+    handlerTimeout: CORE_WAIT_MS + 60_000,
   });
   const stopping = new AbortController();
   const expiry = new CodeExpiry(async (place, label) => {
@@ -87,7 +91,6 @@ export async function startBot(config: Config, log: Logger, options: BotOptions 
     allowedUsers: config.allowedUsers,
     log,
     stopping: stopping.signal,
-    coreWaitMs: options.coreWaitMs,
   };
 
   const inHand = new Set<Promise<void>>();

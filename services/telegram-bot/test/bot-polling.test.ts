@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { newSecret, type TgUser } from "@totp-custody/testkit";
+import { newSecret, qrImage, type TgUser } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/server.js";
 import {
@@ -91,6 +91,20 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     expect((await botReplyAfter(world.tg, alice.id, check)).text).toMatch(/^There is no label grouped/);
   });
 
+  it("serves a press of a button it did not write (forged or stale) with a hint, acting on nothing", async () => {
+    const sent = world.tg.sendText(alice, "/whoami");
+    const target = await botReplyAfter(world.tg, alice.id, sent);
+    const audited = (await world.auditedPrincipals()).length;
+    world.tg.injectUpdate({
+      callback_query: { id: "forged-1", from: alice, message: target.raw, chat_instance: "x", data: "d:../../admin" },
+    });
+    const reply = await botReplyAfter(world.tg, alice.id, target.messageId);
+    expect(reply.text).toBe("That button no longer works: send /list for fresh ones.");
+    // The local server knows no query "forged-1" and refuses its answer, as Telegram refuses a stale one.
+    expect(world.tg.requests.filter((r) => r.method === "answerCallbackQuery").at(-1)?.status).toBe(400);
+    expect((await world.auditedPrincipals()).length).toBe(audited);
+  });
+
   it("waits out a 429 from Telegram and still delivers the reply", async () => {
     const before = world.tg.requests.length;
     world.tg.failNext(1, { method: "sendMessage", retryAfter: 1 });
@@ -101,6 +115,21 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     // The wait is Telegram's retry_after, read from the answer (a bound from below; the upper one is the harness's).
     const [refused, accepted] = sends;
     expect((accepted?.at ?? 0) - (refused?.at ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it("still deletes a photo it could not download, and asks for it again", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    // More failures than the bot's 5xx retries: the download never succeeds.
+    world.tg.failNext(5, { method: "getFile", status: 502 });
+    const photo = world.tg.sendPhoto(alice, qrImage(`otpauth://totp/X:y?secret=${seed}`, { format: "jpeg" }), {
+      caption: "lost",
+    });
+    const reply = await botReplyAfter(world.tg, alice.id, photo);
+    expect(reply.text).toBe(
+      "I could not fetch that image from Telegram. Please send it again.\nI deleted your message: it carried a seed.",
+    );
+    expect(world.tg.message(alice.id, photo)?.deleted).toBe(true);
   });
 
   it("is ready when the Bot API and totp-core answer, and says which is not", async () => {

@@ -8,10 +8,10 @@ import {
   type ProcessHandle,
   type RunningCore,
   runProcess,
-  type TelegramSeenMessage as SeenMessage,
   startTelegramServer,
   startTotpCore,
   startVault,
+  type TelegramSeenMessage,
   type TelegramServer,
   type TestPki,
   type Vault,
@@ -151,7 +151,7 @@ export async function startBotProcess(world: BotWorld, env: NodeJS.ProcessEnv = 
 }
 
 /** The first message the bot sent in `chatId` after message `after`. */
-export function botReplyAfter(tg: TelegramServer, chatId: number, after: number): Promise<SeenMessage> {
+export function botReplyAfter(tg: TelegramServer, chatId: number, after: number): Promise<TelegramSeenMessage> {
   return tg.waitFor(() => tg.chat(chatId).find((m) => m.from === "bot" && m.messageId > after), {
     timeoutMs: 60_000,
     what: `a bot reply after message ${after} in chat ${chatId}`,
@@ -162,7 +162,7 @@ export function botReplyAfter(tg: TelegramServer, chatId: number, after: number)
  * The code a message shows, checked the way a user would see it: in exactly one spoiler entity overlapped by no
  * other entity, nowhere in the text outside it, and the message protected from forwarding.
  */
-export function shownCode(message: SeenMessage): string {
+export function shownCode(message: TelegramSeenMessage): string {
   const spoilers = message.entities.filter((e) => e.type === "spoiler");
   expect(spoilers, `one spoiler in: ${message.visibleText}`).toHaveLength(1);
   const [spoiler] = spoilers;
