@@ -39,6 +39,7 @@ export { startZulipServer } from "./zulip/startZulipServer.js";
 export { ZulipApiError } from "./zulip/ZulipApiError.js";
 export type {
   MessageDeletionPolicy,
+  MessagePermissions,
   QueueInfo,
   RequestLogEntry,
   SeenConversation,
