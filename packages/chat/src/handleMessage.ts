@@ -1,9 +1,9 @@
+import { looksLikeSeed } from "@totp-custody/contract";
 import { addSeed } from "./addSeed.js";
 import type { ChatContext, ChatDeps, ChatReply } from "./ChatTypes.js";
 import { helpReply, hintReply, seedHintReply, whoamiReply } from "./helpReply.js";
 import { importSeeds } from "./importSeeds.js";
 import { listLabels } from "./listLabels.js";
-import { looksLikeSeed } from "./looksLikeSeed.js";
 import { parseCommand } from "./parseCommand.js";
 import { publicSeedReply } from "./privacyReplies.js";
 import { askRemove, removeLabel } from "./removeLabel.js";

@@ -1,3 +1,4 @@
+export { looksLikeSeed } from "@totp-custody/contract";
 export { actionCommand, decodeAction, encodeAction, MAX_ACTION_BYTES } from "./actionData.js";
 export {
   ConfigError,
@@ -29,7 +30,7 @@ export { handleImage } from "./handleImage.js";
 export { handleMessage } from "./handleMessage.js";
 export { notAllowedReply } from "./helpReply.js";
 export { isLabel, labelProblem, MAX_LABEL_LENGTH } from "./labelRule.js";
-export { looksLikeSeed } from "./looksLikeSeed.js";
 export { type ChatCommand, parseCommand } from "./parseCommand.js";
 export { principalOf } from "./principalOf.js";
 export { type HealthServer, type ReadinessCheck, startHealthServer } from "./startHealthServer.js";
+export { type CoreWaitOptions, pauseMs, untilCoreAnswers } from "./untilCoreAnswers.js";

@@ -31,6 +31,32 @@ export {
   startVault,
   type Vault,
 } from "./startVault.js";
+export { FormatError, type FormattedText, parseFormattedText } from "./telegram/parseFormattedText.js";
+export { startTelegramServer } from "./telegram/startTelegramServer.js";
+export type {
+  CallbackAnswer,
+  RequestRecord,
+  SeenMessage as TelegramSeenMessage,
+  TelegramFault,
+  TelegramServer,
+  TelegramServerOptions,
+} from "./telegram/TelegramServer.js";
+export type {
+  TgBotCommand,
+  TgCallbackQuery,
+  TgChat,
+  TgFile,
+  TgInlineKeyboardButton,
+  TgInlineKeyboardMarkup,
+  TgMessage,
+  TgMessageEntity,
+  TgPhotoSize,
+  TgUpdate,
+  TgUser,
+  TgUserFromGetMe,
+  TgWebhookInfo,
+} from "./telegram/TelegramTypes.js";
+export { type SpecViolation, validateBotApiRequest } from "./telegram/validateBotApiRequest.js";
 export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";

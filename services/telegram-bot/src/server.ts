@@ -142,10 +142,13 @@ export async function startBot(config: Config, log: Logger, options: BotOptions 
     await withTelegramRetry(() =>
       bot.telegram.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: [...ALLOWED_UPDATES] }),
     );
-    log.info({ mode: "webhook", listen: addressOf({ ...webhook.listen, port: webhookPort }) }, "telegram-bot ready");
+    log.info(
+      { mode: "webhook", listen: addressOf({ ...webhook.listen, port: webhookPort }), health: health?.port },
+      "telegram-bot ready",
+    );
   } else {
     polling = startPolling(bot, log);
-    log.info({ mode: "polling", bot: bot.botInfo.username }, "telegram-bot ready");
+    log.info({ mode: "polling", bot: bot.botInfo.username, health: health?.port }, "telegram-bot ready");
   }
 
   return {

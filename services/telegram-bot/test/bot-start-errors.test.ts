@@ -1,31 +1,9 @@
-import { fileURLToPath } from "node:url";
-import { runProcess } from "@totp-custody/testkit";
+import { makeTestPki, runProcess, startTelegramServer } from "@totp-custody/testkit";
 import { describe, expect, it } from "vitest";
-
-/** The built entry point; `npm test` builds before it runs. */
-export const BOT_MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
-
-/** Every variable the bot reads, unset, so the test's own environment cannot satisfy one. */
-const UNSET = Object.fromEntries(
-  [
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_BOT_TOKEN_FILE",
-    "TELEGRAM_API_ROOT",
-    "TOTP_ADDR",
-    "TOTP_TLS_CERT",
-    "TOTP_TLS_KEY",
-    "TOTP_TLS_CA",
-    "TELEGRAM_WEBHOOK_URL",
-    "TELEGRAM_WEBHOOK_LISTEN",
-    "TELEGRAM_WEBHOOK_SECRET",
-    "TELEGRAM_WEBHOOK_SECRET_FILE",
-    "TELEGRAM_ALLOWED_USERS",
-    "BOT_HEALTH_LISTEN",
-  ].map((name) => [name, undefined]),
-);
+import { BOT_MAIN, UNSET_BOT_ENV } from "./botHarness.js";
 
 async function startFails(env: NodeJS.ProcessEnv) {
-  const bot = runProcess("node", [BOT_MAIN], { env: { ...UNSET, ...env } });
+  const bot = runProcess("node", [BOT_MAIN], { env: { ...UNSET_BOT_ENV, ...env } });
   const status = await bot.exited;
   return { status, stdout: bot.stdout, stderr: bot.stderr };
 }
@@ -48,5 +26,30 @@ describe("telegram-bot: a configuration error ends the start with exit 2 and one
     const noCore = await startFails({ TELEGRAM_BOT_TOKEN: "123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOpp" });
     expect(noCore.status.code).toBe(2);
     expect(noCore.stderr).toMatch(/^telegram-bot: configuration error: TOTP_ADDR: required[^\n]*\n$/);
+  });
+});
+
+describe("telegram-bot: a token the Bot API refuses ends the start with exit 1, the token in no output", () => {
+  it("reports getMe's 401 in one line", async () => {
+    const tg = await startTelegramServer();
+    const pki = await makeTestPki(["telegram-bot"]);
+    try {
+      const client = pki.clients["telegram-bot"];
+      const wrong = `${tg.bot.id}:${"x".repeat(35)}`;
+      const { status, stdout, stderr } = await startFails({
+        TELEGRAM_BOT_TOKEN: wrong,
+        TELEGRAM_API_ROOT: tg.apiRoot,
+        TOTP_ADDR: "127.0.0.1:1",
+        TOTP_TLS_CERT: client?.certPath,
+        TOTP_TLS_KEY: client?.keyPath,
+        TOTP_TLS_CA: pki.caPath,
+      });
+      expect(status.code).toBe(1);
+      expect(stderr).toMatch(/^telegram-bot: failed to start: 401: Unauthorized[^\n]*\n$/m);
+      expect(stdout + stderr).not.toContain("x".repeat(35));
+    } finally {
+      await tg.close();
+      await pki.cleanup();
+    }
   });
 });

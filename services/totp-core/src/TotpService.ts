@@ -12,7 +12,7 @@ import type {
   RegisterSeedRequest,
   RegisterSeedResponse,
 } from "@totp-custody/contract";
-import { invalid, TotpError } from "./errors.js";
+import { type ErrorCode, invalid, TotpError } from "./errors.js";
 import { decodePageToken, encodePageToken } from "./pageToken.js";
 import {
   labelFromEntry,
@@ -109,7 +109,16 @@ export class TotpService {
     return { label: request.label };
   }
 
-  async importSeeds(caller: Caller, request: ImportSeedsRequest): Promise<ImportSeedsResponse> {
+  /**
+   * Stores every entry of a migration export. `onEntry` is told the outcome of each entry as it is decided (its
+   * label, undefined for an entry refused before it had one), so that the audit log has a line per label written,
+   * even when an outage fails the call after some entries were stored.
+   */
+  async importSeeds(
+    caller: Caller,
+    request: ImportSeedsRequest,
+    onEntry: (label: string | undefined, outcome: "ok" | ErrorCode) => void = () => {},
+  ): Promise<ImportSeedsResponse> {
     validateLabelPrefix(request.labelPrefix);
     const entries = parseMigrationUri(request.uri);
     const imported: LabelInfo[] = [];
@@ -118,14 +127,17 @@ export class TotpService {
     for (const entry of entries) {
       if ("reason" in entry) {
         rejected.push({ index: entry.index, name: entry.name, reason: entry.reason });
+        onEntry(undefined, "INVALID_ARGUMENT");
         continue;
       }
       const label = labelFromEntry(request.labelPrefix, entry.seed.issuer, entry.seed.account);
       try {
         imported.push(await this.#put(caller, label, entry.seed, request.overwrite));
+        onEntry(label, "ok");
       } catch (err) {
         // An outage fails the whole call: entries before it may be stored, so a caller repeating the import sets
         // overwrite or reads the refusals ("already exists"); a refusal concerns this entry alone.
+        onEntry(label, err instanceof TotpError ? err.code : "INTERNAL");
         if (!(err instanceof TotpError) || err.code === "UNAVAILABLE" || err.code === "INTERNAL") throw err;
         rejected.push({ index: entry.index, name: entry.name, reason: `${label}: ${err.message}` });
       }

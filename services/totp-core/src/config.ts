@@ -23,6 +23,12 @@ export interface Config {
   healthListen: HostPort | undefined;
   metricsListen: HostPort | undefined;
   auditFile: string | undefined;
+  /** The key of the audit chain's HMAC; undefined: plain SHA-256, tamper-evident only against accidents. */
+  auditKeyFile: string | undefined;
+  /** How often the audit chain's head (seq and hash) goes to the service log, to be anchored off the host. */
+  auditHeadIntervalMs: number;
+  /** Refused calls per minute that get their own audit line, per client identity; the rest are summarised. */
+  refusalsPerClientPerMinute: number;
   reflection: boolean;
   shutdownGraceMs: number;
   logLevel: string;
@@ -131,6 +137,9 @@ const schema = z.object({
   TOTP_HEALTH_LISTEN: hostPort.optional(),
   TOTP_METRICS_LISTEN: hostPort.optional(),
   TOTP_AUDIT_FILE: path.optional(),
+  TOTP_AUDIT_KEY_FILE: path.optional(),
+  TOTP_AUDIT_HEAD_INTERVAL_MS: millis(60_000, 1000),
+  TOTP_RATE_REFUSALS_PER_CLIENT: perMinute(60),
   TOTP_REFLECTION: boolean.default(false),
   TOTP_SHUTDOWN_GRACE_MS: millis(10_000),
   TOTP_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -286,6 +295,9 @@ export function loadConfig(env: Env = process.env): Config {
     healthListen: v.TOTP_HEALTH_LISTEN,
     metricsListen: v.TOTP_METRICS_LISTEN,
     auditFile: v.TOTP_AUDIT_FILE,
+    auditKeyFile: v.TOTP_AUDIT_KEY_FILE,
+    auditHeadIntervalMs: v.TOTP_AUDIT_HEAD_INTERVAL_MS,
+    refusalsPerClientPerMinute: v.TOTP_RATE_REFUSALS_PER_CLIENT,
     reflection: v.TOTP_REFLECTION,
     shutdownGraceMs: v.TOTP_SHUTDOWN_GRACE_MS,
     logLevel: v.TOTP_LOG_LEVEL,

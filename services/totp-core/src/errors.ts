@@ -45,6 +45,9 @@ const grpcStatus: Record<ErrorCode, status> = {
   INTERNAL: status.INTERNAL,
 };
 
+/** The gRPC status code of an outcome. */
+export const statusOf = (outcome: "ok" | ErrorCode): status => (outcome === "ok" ? status.OK : grpcStatus[outcome]);
+
 /** Any thrown value as a TotpError: ours pass through, everything else becomes INTERNAL with a fixed message. */
 export function asTotpError(err: unknown): TotpError {
   if (err instanceof TotpError) return err;

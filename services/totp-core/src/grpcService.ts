@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { type handleUnaryCall, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { TotpServiceServer } from "@totp-custody/contract";
 import type { Logger } from "pino";
-import { asTotpError, type ErrorCode, TotpError, toServiceError } from "./errors.js";
-import { clientIdentity } from "./identity.js";
+import { asTotpError, type ErrorCode, statusOf, TotpError, toServiceError } from "./errors.js";
+import { clientCertificate } from "./identity.js";
 import type { AuditEntry } from "./ops/AuditLog.js";
 import { type Caller, type Policy, resolveCaller } from "./policy/index.js";
 import type { TotpService } from "./TotpService.js";
@@ -17,6 +17,11 @@ export interface CallHooks {
   checkLimit(kind: LimitKind, principal: string, label: string | undefined): void | Promise<void>;
   /** Resolves once the audit line is durably written: the answer leaves only after that. */
   audit(entry: AuditEntry): Promise<void>;
+  /**
+   * Asked for each call refused before it could run (unknown identity, bad on_behalf_of, a rate limit): whether
+   * it gets its own audit line, or is only counted in the client's next summary line and answered with the wait.
+   */
+  admitRefusal(client: string): { audit: true } | { audit: false; retryAfterMs: number };
   /** True once an audit write failed: from then on no call may run, since none could be audited. */
   auditBroken(): boolean;
   /** Counts the call and its latency. */
@@ -44,6 +49,22 @@ const AUDIT_BROKEN = toServiceError(new TotpError("UNAVAILABLE", "audit log not 
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The address part of a grpc-js peer ("ipv4:127.0.0.1:5123", "[::1]:5123"): what names a client without identity. */
+const peerAddress = (peer: string): string => `peer:${peer.replace(/:\d+$/, "")}`;
+
+/** A refusal over the client's budget of refusals: no line of its own, only the count in a summary line. */
+const tooManyRefusals = (retryAfterMs: number) =>
+  toServiceError(
+    new TotpError(
+      "RESOURCE_EXHAUSTED",
+      `too many refused calls from this client; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+      { retryAfterMs },
+    ),
+  );
+
+/** Told the outcome of each label a call wrote or refused when it handles several (ImportSeeds). */
+type EntryRecorder = (label: string | undefined, outcome: "ok" | ErrorCode) => void;
+
 interface Request {
   onBehalfOf: string;
   label?: string;
@@ -54,7 +75,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
   function unary<Req extends Request, Res>(
     method: string,
     kind: LimitKind,
-    run: (caller: Caller, request: Req) => Promise<Res>,
+    run: (caller: Caller, request: Req, onEntry: EntryRecorder) => Promise<Res>,
   ): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const started = performance.now();
@@ -66,11 +87,16 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         callback(AUDIT_BROKEN, null);
         return;
       }
-      const client = clientIdentity(call);
+      const certificate = clientCertificate(call);
+      const client = certificate?.id;
       const sentId = call.metadata.get("x-request-id")[0];
       const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
       const label = call.request.label || undefined;
       let principal: string | undefined;
+      // A line each, written before the call's own line, for the labels of a call that handles several.
+      const entries: Array<{ label: string | undefined; outcome: "ok" | ErrorCode }> = [];
+      // Until the call passes its identity and limit checks, a failure is a refusal and draws on the refusal budget.
+      let refusedEarly = true;
       // The first of the call's own result and the end of the grace period answers; the other is dropped.
       let settled = false;
 
@@ -89,8 +115,12 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
           status: grpcStatus,
           latencyMs: Math.round(latency * 1000) / 1000,
         };
+        const lines = entries.map(({ label, outcome }) =>
+          hooks.audit({ ...entry, label, outcome, status: statusOf(outcome) }),
+        );
+        lines.push(hooks.audit(entry));
         // Counted once the answer is known, with the audit write in its latency: that is what the caller waits for.
-        hooks.audit(entry).then(
+        Promise.all(lines).then(
           () => {
             observe(outcome);
             answer();
@@ -105,6 +135,16 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       };
 
       const refuse = (e: TotpError) => {
+        if (refusedEarly && e.code !== "INTERNAL" && e.code !== "UNAVAILABLE" && !settled) {
+          const admitted = hooks.admitRefusal(client ?? peerAddress(call.getPeer()));
+          if (!admitted.audit) {
+            settled = true;
+            inFlight?.delete(abandon);
+            observe("RESOURCE_EXHAUSTED");
+            callback(tooManyRefusals(admitted.retryAfterMs), null);
+            return;
+          }
+        }
         const mapped = toServiceError(e);
         finish(e.code, mapped.code ?? status.UNKNOWN, () => callback(mapped, null));
       };
@@ -118,10 +158,11 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       inFlight?.add(abandon);
 
       (async () => {
-        const caller = resolveCaller(policy(), client, call.request.onBehalfOf);
+        const caller = resolveCaller(policy(), client, call.request.onBehalfOf, certificate?.notBefore ?? 0);
         principal = caller.principal;
         await hooks.checkLimit(kind, caller.principal, label);
-        return run(caller, call.request);
+        refusedEarly = false;
+        return run(caller, call.request, (entryLabel, outcome) => entries.push({ label: entryLabel, outcome }));
       })().then((response) => finish("ok", status.OK, () => callback(null, response)), fail);
     };
   }
@@ -131,6 +172,6 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
     registerSeed: unary("RegisterSeed", "write", (caller, r) => service.registerSeed(caller, r)),
     listLabels: unary("ListLabels", "read", (caller, r) => service.listLabels(caller, r)),
     deleteSeed: unary("DeleteSeed", "delete", (caller, r) => service.deleteSeed(caller, r)),
-    importSeeds: unary("ImportSeeds", "write", (caller, r) => service.importSeeds(caller, r)),
+    importSeeds: unary("ImportSeeds", "write", (caller, r, onEntry) => service.importSeeds(caller, r, onEntry)),
   };
 }

@@ -1,5 +1,7 @@
-import { join } from "node:path";
-import { experimental, Server, ServerCredentials } from "@grpc/grpc-js";
+import { randomUUID } from "node:crypto";
+import { statfsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { experimental, status as grpcStatus, Server, ServerCredentials } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { protoRoot, TotpServiceService } from "@totp-custody/contract";
@@ -11,6 +13,7 @@ import { createGrpcService } from "./grpcService.js";
 import { AuditLog } from "./ops/AuditLog.js";
 import { Metrics } from "./ops/Metrics.js";
 import { type CallLimits, RateLimits } from "./ops/RateLimits.js";
+import { RefusalLimits, SUMMARY_INTERVAL_MS } from "./ops/RefusalLimits.js";
 import { SharedRateLimits } from "./ops/SharedRateLimits.js";
 import { type MetricsServer, startMetricsServer } from "./ops/startMetricsServer.js";
 import { PolicyWatcher } from "./policy/index.js";
@@ -96,8 +99,41 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const { auditFile } = config;
   const audit = auditFile
-    ? await startStep("TOTP_AUDIT_FILE", auditFile, () => AuditLog.toFile(auditFile))
+    ? await startStep("TOTP_AUDIT_FILE", auditFile, () =>
+        AuditLog.toFile(auditFile, {
+          onReopenedDetached: () =>
+            log.warn({ auditFile }, "audit file was removed or replaced; its lines go on in a new file at the path"),
+        }),
+      )
     : AuditLog.toStream();
+  metrics.watchAudit(
+    () => audit.bytesWritten,
+    () => {
+      if (!auditFile) return undefined;
+      const fs = statfsSync(dirname(auditFile));
+      return fs.bavail * fs.bsize;
+    },
+  );
+  const refusals = new RefusalLimits({ perMinute: config.refusalsPerClientPerMinute });
+  // Refusals over a client's budget are written as one line per client per interval. A failed write fails the log
+  // closed like any other, so nothing more need happen here than to keep it from being an unhandled rejection.
+  const writeSummaries = () => {
+    for (const { client, count } of refusals.takeSummaries()) {
+      audit
+        .record({
+          requestId: randomUUID(),
+          client,
+          method: "RefusedCalls",
+          outcome: "RESOURCE_EXHAUSTED",
+          status: grpcStatus.RESOURCE_EXHAUSTED,
+          latencyMs: 0,
+          count,
+        })
+        .catch((err: unknown) => log.error({ err }, "audit write failed"));
+    }
+  };
+  const summaryTimer = setInterval(writeSummaries, SUMMARY_INTERVAL_MS);
+  summaryTimer.unref();
   const onRefused = (kind: string) => metrics.rateLimited.inc({ kind });
   const localLimits = new RateLimits(config.rateLimits, { onRefused });
   const limits: CallLimits = redis
@@ -163,6 +199,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       hooks: {
         checkLimit: (kind, principal, label) => limits.check(kind, principal, label),
         audit: (entry) => audit.record(entry),
+        admitRefusal: (client) => {
+          const admitted = refusals.admit(client);
+          if (!admitted.audit) metrics.rateLimited.inc({ kind: "refusals" });
+          return admitted;
+        },
         auditBroken: () => audit.failed,
         observe: (method, outcome, seconds) => {
           metrics.rpcRequests.inc({ method, code: outcome === "ok" ? "OK" : outcome });
@@ -204,6 +245,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     shuttingDown = true;
     setHealth("NOT_SERVING");
     clearInterval(probeTimer);
+    clearInterval(summaryTimer);
     await new Promise<void>((resolve) => {
       let cut: NodeJS.Timeout | undefined;
       const force = setTimeout(() => {
@@ -229,6 +271,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await metricsServer?.close();
     certificates.close();
     policy.close();
+    writeSummaries();
     await audit.close();
     await store.close();
     redis?.close();

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
-import { type AuditEntry, AuditLog, hashAuditLine } from "../src/ops/AuditLog.js";
+import { type AuditEntry, AuditLog, hashAuditLine, MAX_AUDIT_LINE_BYTES } from "../src/ops/AuditLog.js";
 import { verifyAuditChain } from "../src/ops/verifyAuditChain.js";
+import { isLabelName } from "../src/policy/labelName.js";
 
 const entry = (i: number): AuditEntry => ({
   requestId: `req-${i}`,
@@ -84,15 +85,44 @@ describe("AuditLog lines", () => {
         await log.record({ ...entry(1), requestId, label });
         const line = String(out.read());
         expect(line).toContain(`"requestId":${JSON.stringify(requestId)},`);
-        expect(line).toContain(`"label":${JSON.stringify(label)},`);
+        expect(line).toContain(
+          isLabelName(label)
+            ? `"label":${JSON.stringify(label)},`
+            : `"label":{"length":${label.length},"fingerprint":"`,
+        );
         expect(line.indexOf("\n")).toBe(line.length - 1);
       }),
     );
   });
 
+  it("bounds every line: an invalid label or an oversized field is written as its length and a keyed fingerprint", async () => {
+    const out = new PassThrough();
+    const key = Buffer.alloc(32, 7);
+    const log = AuditLog.toStream(out, { key });
+    const huge = "x".repeat(16_320);
+    const wide = "\u{1F600}".repeat(4000);
+    await log.record({ ...entry(1), requestId: wide, client: huge, principal: wide, method: huge, label: huge });
+    await log.record({ ...entry(2), label: "Not A Label" });
+    const [first, second] = String(out.read()).trimEnd().split("\n") as [string, string];
+    expect(Buffer.byteLength(first) + 1).toBeLessThanOrEqual(MAX_AUDIT_LINE_BYTES);
+    expect(first).not.toContain("xxxxxxxx");
+    expect(first).not.toContain("\u{1F600}");
+    const record = JSON.parse(first);
+    expect(record.label).toEqual({ length: 16_320, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    // The same value and key give the same fingerprint, so an operator can tell repeated values apart.
+    expect(record.client).toEqual(record.label);
+    expect(record.requestId).toEqual({ length: 8000, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(JSON.parse(second).label).toEqual({ length: 11, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(second).not.toContain("Not A Label");
+    // Another key gives another fingerprint: it cannot be reversed by hashing guesses without the key.
+    const other = new PassThrough();
+    await AuditLog.toStream(other, { key: Buffer.alloc(32, 8) }).record({ ...entry(1), label: huge });
+    expect(JSON.parse(String(other.read())).label.fingerprint).not.toBe(record.label.fingerprint);
+  });
+
   it("has no field for a seed or a code, and writes nothing that is not a field", async () => {
     expectTypeOf<keyof AuditEntry>().toEqualTypeOf<
-      "requestId" | "client" | "principal" | "method" | "label" | "outcome" | "status" | "latencyMs"
+      "requestId" | "client" | "principal" | "method" | "label" | "outcome" | "status" | "latencyMs" | "count"
     >();
     // @ts-expect-error a code cannot be put in an entry
     const withCode: AuditEntry = { ...entry(1), code: "123456" };

@@ -1,8 +1,10 @@
-import { hash, randomBytes } from "node:crypto";
-import { closeSync, fdatasync, openSync, write } from "node:fs";
+import { createHmac, hash, randomBytes } from "node:crypto";
+import { closeSync, fdatasync, fstat, openSync, stat, write } from "node:fs";
 import type { Writable } from "node:stream";
 import { promisify } from "node:util";
+import { looksLikeSeed } from "@totp-custody/contract";
 import type { ErrorCode } from "../errors.js";
+import { isLabelName } from "../policy/labelName.js";
 
 /**
  * What the audit log keeps of one finished RPC. There is deliberately no field that could hold a seed or a code,
@@ -24,7 +26,21 @@ export interface AuditEntry {
   /** The numeric gRPC status code sent to the caller. */
   status: number;
   latencyMs: number;
+  /** For a summary line (method "RefusedCalls"): how many refused calls it stands for. */
+  count?: number;
 }
+
+/**
+ * The most bytes one audit line can take, newline included: every field has a bound (below), and a value over its
+ * bound is written as its length and fingerprint. What a flood of refused calls can write follows from it.
+ */
+export const MAX_AUDIT_LINE_BYTES = 1280;
+
+/** The most bytes each field's JSON value may take; a longer value is written as `redacted` would. */
+const MAX_FIELD_BYTES = { requestId: 130, client: 300, principal: 200, method: 34 } as const;
+
+/** Hex digits of a fingerprint: 64 bits, enough to tell values apart, far too few to hold one. */
+const FINGERPRINT_CHARS = 16;
 
 /** The SHA-256 (hex) that the next line's "prev" must hold: of the line's exact bytes without its newline. */
 export function hashAuditLine(line: string): string {
@@ -52,6 +68,23 @@ function newBatch(): Batch {
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
+const fstatAsync = promisify(fstat);
+const statAsync = promisify(stat);
+
+/**
+ * Whether the file open at `fd` is no longer the one at `path`: deleted (nothing at the path) or replaced (another
+ * inode there, as after a rename by logrotate without the SIGHUP). Lines written to it then would reach no one.
+ */
+async function detached(fd: number, path: string): Promise<boolean> {
+  const [open, atPath] = await Promise.all([
+    fstatAsync(fd),
+    statAsync(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw err;
+    }),
+  ]);
+  return atPath === undefined || atPath.ino !== open.ino || atPath.dev !== open.dev;
+}
 
 async function appendDurably(fd: number, data: string): Promise<void> {
   const bytes = Buffer.from(data);
@@ -79,6 +112,24 @@ function jsonString(s: string | undefined): string {
 }
 // NaN or Infinity would make the line invalid JSON.
 const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
+
+/** Whether a JSON value fits `max` bytes of UTF-8; the exact count only when its characters could be wide. */
+const fits = (json: string, max: number): boolean =>
+  json.length <= max && (json.length * 3 <= max || Buffer.byteLength(json) <= max);
+
+/** The shortest text looksLikeSeed can take for a seed; most fields are shorter, and skip the check. */
+const SHORTEST_SEED = 16;
+const mayBeSeed = (value: string): boolean => value.length >= SHORTEST_SEED && looksLikeSeed(value);
+
+export interface AuditLogOptions {
+  /**
+   * Keys the fingerprints of redacted values (HMAC-SHA-256), so that they cannot be reversed by trying candidate
+   * values; without it a random per-process key is used, and fingerprints only match within one run.
+   */
+  key?: Buffer;
+  /** Told when the file was found deleted or replaced before a write, and opened again at its path. */
+  onReopenedDetached?: () => void;
+}
 
 /**
  * The hash-chained audit log: one JSON line per RPC, each carrying the SHA-256 of the line before it, so that an
@@ -112,12 +163,18 @@ export class AuditLog {
   /** A write is due at the end of this event-loop turn. */
   private flushScheduled = false;
 
+  private readonly fingerprintKey: Buffer;
+  private bytes = 0;
+
   private constructor(
     private readonly writeBatch: (data: string) => Promise<void>,
     private readonly release: () => void,
+    options: AuditLogOptions,
     /** Asks the sink to open its file again before its next write; false when it has no file to reopen. */
     readonly reopen: () => boolean = () => false,
-  ) {}
+  ) {
+    this.fingerprintKey = options.key ?? randomBytes(32);
+  }
 
   /**
    * Appends to a file, created owner-only when missing. Opened at once so a bad path fails at start.
@@ -125,23 +182,29 @@ export class AuditLog {
    * `reopen()` makes the next write open the path again, for log rotation: once the file has been renamed, the
    * lines go to a new file at the path. Batches are written one after another, so the switch falls between two
    * writes and no line is split between files; the chain goes on across them (verify rotated files together,
-   * oldest first). A reopen that fails fails that write, and the log fails closed as for any failed write.
+   * oldest first). A file deleted or replaced under the process is noticed before the next write and opened again
+   * the same way. A reopen that fails fails that write, and the log fails closed as for any failed write.
    */
-  static toFile(path: string): AuditLog {
+  static toFile(path: string, options: AuditLogOptions = {}): AuditLog {
     let fd = openSync(path, "a", 0o600);
     let reopenWanted = false;
     return new AuditLog(
       // async, so that a failed open becomes this write's rejection rather than an exception in a timer.
       async (data) => {
-        if (reopenWanted) {
+        // Checked before every batch (two stat calls, shared by the batch's lines): without it, a deleted file
+        // would take every later line into an unlinked inode while the calls are answered OK.
+        const gone = !reopenWanted && (await detached(fd, path));
+        if (reopenWanted || gone) {
           reopenWanted = false;
           const previous = fd;
           fd = openSync(path, "a", 0o600);
           closeSync(previous);
+          if (gone) options.onReopenedDetached?.();
         }
         return appendDurably(fd, data);
       },
       () => closeSync(fd),
+      options,
       () => {
         reopenWanted = true;
         return true;
@@ -150,17 +213,23 @@ export class AuditLog {
   }
 
   /** Writes to a stream, by default stdout beside the service log (the lines carry "log":"audit"). */
-  static toStream(stream: Writable = process.stdout): AuditLog {
+  static toStream(stream: Writable = process.stdout, options: AuditLogOptions = {}): AuditLog {
     return new AuditLog(
       (data) => new Promise((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve()))),
       // The stream belongs to the caller (stdout must stay open for the service log).
       () => {},
+      options,
     );
   }
 
   /** True once a write failed: every later record() is refused, so the service can answer nothing. */
   get failed(): boolean {
     return this.failure !== undefined;
+  }
+
+  /** Bytes of audit lines written so far (for the metric operators alert on before the volume fills). */
+  get bytesWritten(): number {
+    return this.bytes;
   }
 
   /** How many writes went out; fewer than the lines recorded when group commit batched them. */
@@ -182,21 +251,22 @@ export class AuditLog {
       '{"log":"audit","time":"' +
       this.iso +
       '","requestId":' +
-      jsonString(entry.requestId) +
+      this.bounded(entry.requestId, MAX_FIELD_BYTES.requestId) +
       ',"client":' +
-      jsonString(entry.client) +
+      this.bounded(entry.client, MAX_FIELD_BYTES.client) +
       ',"principal":' +
-      jsonString(entry.principal) +
+      this.bounded(entry.principal, MAX_FIELD_BYTES.principal) +
       ',"method":' +
-      jsonString(entry.method) +
+      this.bounded(entry.method, MAX_FIELD_BYTES.method) +
       ',"label":' +
-      jsonString(entry.label) +
+      this.labelValue(entry.label) +
       ',"outcome":' +
-      jsonString(entry.outcome) +
+      this.bounded(entry.outcome, MAX_FIELD_BYTES.method) +
       ',"status":' +
       jsonNumber(entry.status) +
       ',"latencyMs":' +
       jsonNumber(Math.round(entry.latencyMs * 1000) / 1000) +
+      (entry.count === undefined ? "" : `,"count":${jsonNumber(entry.count)}`) +
       ',"prev":"' +
       this.prev +
       '","seq":' +
@@ -208,6 +278,30 @@ export class AuditLog {
     const { promise } = this.pending;
     if (this.inFlight === undefined) this.scheduleFlush();
     return promise;
+  }
+
+  /**
+   * A string field's JSON value: as sent when it fits its bound and does not look like a seed, else only its length
+   * and a keyed fingerprint, so that no request field can make a line long or put a pasted seed in the log.
+   */
+  private bounded(value: string | undefined, maxBytes: number): string {
+    if (value === undefined) return "null";
+    const json = jsonString(value);
+    return fits(json, maxBytes) && !mayBeSeed(value) ? json : this.redacted(value);
+  }
+
+  /**
+   * A label is written only when it is a valid label name that does not look like a seed: anything else was refused
+   * and may be anything, and a seed lower-cased is a valid label name.
+   */
+  private labelValue(label: string | undefined): string {
+    if (label === undefined) return "null";
+    return isLabelName(label) && !mayBeSeed(label) ? `"${label}"` : this.redacted(label);
+  }
+
+  private redacted(value: string): string {
+    const fingerprint = createHmac("sha256", this.fingerprintKey).update(value).digest("hex");
+    return `{"length":${value.length},"fingerprint":"${fingerprint.slice(0, FINGERPRINT_CHARS)}"}`;
   }
 
   /** Waits for every recorded line to be written, then releases the file. Later `record` calls reject. */
@@ -239,6 +333,7 @@ export class AuditLog {
     this.writeBatch(batch.data).then(
       () => {
         this.inFlight = undefined;
+        this.bytes += Buffer.byteLength(batch.data);
         // Schedule the next write before waking this batch's callers, so lines never wait for an idle sink.
         this.scheduleFlush();
         batch.resolve();

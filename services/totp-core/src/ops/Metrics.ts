@@ -93,6 +93,27 @@ export class Metrics {
     },
   });
 
+  #auditSource: { bytesWritten: () => number; freeBytes: () => number | undefined } | undefined;
+  readonly auditBytes = new Counter({
+    name: "totp_audit_written_bytes_total",
+    help: "Bytes of audit lines written by this process.",
+    registers: [this.registry],
+    collect: () => {
+      this.auditBytes.reset();
+      this.auditBytes.inc(this.#auditSource?.bytesWritten() ?? 0);
+    },
+  });
+  readonly auditFreeBytes = new Gauge({
+    name: "totp_audit_volume_free_bytes",
+    help: "Bytes free for unprivileged writes on the audit file's volume. No sample when the audit log goes to stdout.",
+    registers: [this.registry],
+    collect: () => {
+      const free = this.#auditSource?.freeBytes();
+      if (free === undefined) this.auditFreeBytes.remove();
+      else this.auditFreeBytes.set(free);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -100,6 +121,11 @@ export class Metrics {
   /** Shows the Vault token's TTL from `ttlSeconds` (undefined: no sample), read at each scrape. */
   watchVaultToken(ttlSeconds: () => number | undefined): void {
     this.#tokenTtlSource = ttlSeconds;
+  }
+
+  /** Shows what the audit log has written and the room left on its volume (undefined: no file), read at each scrape. */
+  watchAudit(bytesWritten: () => number, freeBytes: () => number | undefined): void {
+    this.#auditSource = { bytesWritten, freeBytes };
   }
 
   /** Shows whether Redis is available, read at each scrape. */

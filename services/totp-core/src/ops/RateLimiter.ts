@@ -63,6 +63,12 @@ export class RateLimiter {
 
   /** Spends one token of `key`, or throws RESOURCE_EXHAUSTED with the wait until one is back. */
   take(key: string): void {
+    const waitMs = this.tryTake(key);
+    if (waitMs > 0) throw rateLimited(waitMs);
+  }
+
+  /** Spends one token of `key` and answers 0, or answers the wait (ms) until one is back without throwing. */
+  tryTake(key: string): number {
     const now = this.now();
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
@@ -77,10 +83,10 @@ export class RateLimiter {
     }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return;
+      return 0;
     }
     // Multiplying before dividing keeps whole-token waits exact (10/min: exactly 6000 ms).
-    throw rateLimited(Math.ceil(((1 - bucket.tokens) * MINUTE_MS) / this.perMinute));
+    return Math.max(1, Math.ceil(((1 - bucket.tokens) * MINUTE_MS) / this.perMinute));
   }
 
   private refilled(bucket: Bucket, now: number): number {

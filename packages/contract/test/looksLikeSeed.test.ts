@@ -1,6 +1,6 @@
 import { newSecret } from "@totp-custody/testkit";
 import { describe, expect, it } from "vitest";
-import { looksLikeSeed } from "../src/index.js";
+import { looksLikeSeed } from "../src/looksLikeSeed.js";
 
 /** A fresh secret that holds a digit 2-7, as nearly all do; the letters-only case is tested on its own. */
 function secretWithDigit(bytes = 20): string {
