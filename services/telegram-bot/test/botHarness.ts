@@ -8,7 +8,7 @@ import {
   type ProcessHandle,
   type RunningCore,
   runProcess,
-  type SeenMessage,
+  type TelegramSeenMessage as SeenMessage,
   startTelegramServer,
   startTotpCore,
   startVault,
