@@ -70,6 +70,7 @@ export type {
   RequestLogEntry,
   SeenConversation,
   SeenMessage,
+  SeenMessage as ZulipSeenMessage,
   SeenWhere,
   UserRef,
   WebhookDelivery,
