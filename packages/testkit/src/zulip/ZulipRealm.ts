@@ -90,7 +90,7 @@ export class ZulipRealm {
     return found;
   }
 
-  findUser(ref: UserRef): ZulipUser | undefined {
+  private findUser(ref: UserRef): ZulipUser | undefined {
     if (typeof ref === "number") return this.users.get(ref);
     if (typeof ref === "string") return this.findByEmail(ref);
     return this.users.get(ref.id);
