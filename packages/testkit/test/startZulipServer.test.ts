@@ -582,7 +582,7 @@ describe("startZulipServer with the real zulip-js", () => {
     expect((await raw("/users/me", { user: bot })).status).toBe(429);
     await server.close();
     await start();
-    server.rateLimitFor(1500, { user: bob });
+    server.rateLimitFor(3000, { user: bob });
     expect((await raw("/users/me", { user: bob })).status).toBe(429);
     expect((await raw("/users/me", { user: alice })).status).toBe(200);
     await server.waitFor(async () => (await raw("/users/me", { user: bob })).status === 200, {
