@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { MessageIntake } from "./MessageIntake.js";
 import { type BotIdentity, mentionsBot } from "./routeMessage.js";
-import { type EventQueue, type ZulipApi, ZulipApiError, type ZulipMessage } from "./ZulipApi.js";
+import { type EventQueue, type ZulipApi, ZulipApiError, type ZulipEvent, type ZulipMessage } from "./ZulipApi.js";
 
 const MAX_BACKOFF_MS = 30_000;
 const FIRST_BACKOFF_MS = 500;
@@ -22,6 +22,8 @@ function mentioned(message: ZulipMessage, flags: string[] | undefined, bot: BotI
 export class EventQueueLoop {
   private readonly stopping = new AbortController();
   private queue: EventQueue | undefined;
+  /** The last event id handed to the intake: the next poll acknowledges everything up to it. */
+  private lastEventId = -1;
   private running: Promise<void> | undefined;
   /** The last queue was lost: the next one reads back what came in the gap. */
   private lostQueue = false;
@@ -42,6 +44,7 @@ export class EventQueueLoop {
   private async register(): Promise<EventQueue> {
     const queue = await this.api.register();
     this.queue = queue;
+    this.lastEventId = queue.lastEventId;
     this.log.info({ queueId: queue.id }, "event queue registered");
     // Before any message came, the read-back of a lost queue starts after what existed when the first one was made.
     this.intake.lastMessageId ??= queue.maxMessageId;
@@ -64,19 +67,11 @@ export class EventQueueLoop {
   private async run(): Promise<void> {
     const { signal } = this.stopping;
     let failures = 0;
-    let lastEventId = this.queue?.lastEventId ?? -1;
     while (!signal.aborted) {
       try {
-        if (this.queue === undefined) lastEventId = (await this.register()).lastEventId;
-        const queue = this.queue as EventQueue;
-        const events = await this.api.events(queue, lastEventId, signal);
+        const queue = this.queue ?? (await this.register());
+        this.takeAll(await this.api.events(queue, this.lastEventId, { signal }));
         failures = 0;
-        for (const event of events) {
-          lastEventId = Math.max(lastEventId, event.id);
-          if (event.type !== "message" || event.message === undefined) continue;
-          const message = event.message;
-          void this.intake.take({ message, mentioned: mentioned(message, event.flags, this.bot) });
-        }
       } catch (err) {
         if (signal.aborted) break;
         const code = err instanceof ZulipApiError ? err.code : undefined;
@@ -97,14 +92,32 @@ export class EventQueueLoop {
     }
   }
 
-  /** Stops polling, waits for the answers in hand, and deletes the queue. */
+  private takeAll(events: ZulipEvent[]): void {
+    for (const event of events) {
+      this.lastEventId = Math.max(this.lastEventId, event.id);
+      if (event.type !== "message" || event.message === undefined) continue;
+      const message = event.message;
+      void this.intake.take({ message, mentioned: mentioned(message, event.flags, this.bot) });
+    }
+  }
+
+  /**
+   * Stops polling, answers the messages in hand, and deletes the queue. The poll in flight is abandoned (zulip-js
+   * cannot cancel it) and the events it would have brought are not acknowledged yet: one last poll that does not
+   * block takes them, so a message sent just before the stop is answered too.
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.running;
-    await this.intake.drain();
     const queue = this.queue;
     this.queue = undefined;
-    if (queue === undefined) return;
+    if (queue === undefined) return this.intake.drain();
+    try {
+      this.takeAll(await this.api.events(queue, this.lastEventId, { dontBlock: true }));
+    } catch (err) {
+      this.log.warn({ err, queueId: queue.id }, "could not read the last events before stopping");
+    }
+    await this.intake.drain();
     try {
       await this.api.deregister(queue.id);
     } catch (err) {

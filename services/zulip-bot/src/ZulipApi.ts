@@ -35,7 +35,12 @@ export interface EventQueue {
 export interface ZulipApi {
   me(): Promise<zulip.Profile>;
   register(): Promise<EventQueue>;
-  events(queue: EventQueue, lastEventId: number, signal: AbortSignal): Promise<ZulipEvent[]>;
+  /** Long-polls, or with `dontBlock` answers at once with what is queued. */
+  events(
+    queue: EventQueue,
+    lastEventId: number,
+    options: { signal?: AbortSignal; dontBlock?: boolean },
+  ): Promise<ZulipEvent[]>;
   deregister(queueId: string): Promise<void>;
   /** The direct messages and the mentions of the bot with ids above `afterId`, oldest first. */
   messagesAfter(afterId: number): Promise<ZulipMessage[]>;
@@ -124,12 +129,16 @@ export async function connectZulip(credentials: ZulipCredentials, options: Zulip
         maxMessageId: registered.max_message_id,
       };
     },
-    async events(queue, lastEventId, signal) {
+    async events(queue, lastEventId, { signal, dontBlock = false }) {
       // The wait for events is not retried here on a rate limit: the event loop owns its pacing.
       const answer = await withTimeout(
         "events",
-        queue.longpollMs + LONGPOLL_MARGIN_MS,
-        client.events.retrieve({ queue_id: queue.id, last_event_id: lastEventId }),
+        dontBlock ? REQUEST_TIMEOUT_MS : queue.longpollMs + LONGPOLL_MARGIN_MS,
+        client.events.retrieve({
+          queue_id: queue.id,
+          last_event_id: lastEventId,
+          ...(dontBlock ? { dont_block: "true" as const } : {}),
+        }),
         signal,
       );
       return unwrap(answer).events;

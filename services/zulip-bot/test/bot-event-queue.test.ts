@@ -183,7 +183,11 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     const askedAt = Date.now();
     fx.zulip.sendDm(fx.alice, fx.bot, "code steady");
     await restarting;
-    const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the code after the restart" });
+    // The bot's core wait lasts up to 60 s; under load a restart can take a good part of it.
+    const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], {
+      what: "the code after the restart",
+      timeoutMs: 90_000,
+    });
     // The bot holds the message until totp-core answers again: the code, not "unavailable".
     secrets.push(expectCodeReply(reply, seed, askedAt));
     const again = await ask(fx, fx.alice, "code steady");
@@ -191,15 +195,23 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     await expectNoMoreReplies(fx, fx.alice, before + 2);
   });
 
-  it("on SIGTERM marks pending codes expired, deletes its queue and exits 0", async () => {
+  it("on SIGTERM answers the message in hand, marks pending codes expired, deletes its queue and exits 0", async () => {
     const seed = newSecret();
     secrets.push(seed);
     await ask(fx, fx.alice, `add late ${seed}`);
     const askedAt = Date.now();
     const reply = await ask(fx, fx.alice, "code late");
     secrets.push(expectCodeReply(reply, seed, askedAt));
-    const status = await bot.stop(10_000);
+    const before = botDms(fx, fx.alice).length;
+    // In hand when the signal comes: answered before the bot exits.
+    fx.zulip.sendDm(fx.alice, fx.bot, "whoami");
+    const status = await bot.stop(30_000);
     expect(status).toEqual({ code: 0, signal: null });
+    expect(
+      botDms(fx, fx.alice)
+        .slice(before)
+        .map((m) => m.visibleText),
+    ).toEqual([expect.stringContaining(`zulip:${fx.alice.id}`)]);
     expect(fx.zulip.queues(fx.bot)).toEqual([]);
     const last = botDms(fx, fx.alice).find((m) => m.id === reply.id);
     expect(last?.content).toContain("has expired");

@@ -106,7 +106,7 @@ describe("the Zulip bot process: configuration errors, zuliprc, probes", () => {
       );
       expect(reply.visibleText).toContain(`zulip:${carol.id}`);
     } finally {
-      expect(await handle.stop(10_000)).toEqual({ code: 0, signal: null });
+      expect(await handle.stop(30_000)).toEqual({ code: 0, signal: null });
     }
   });
 
@@ -142,7 +142,7 @@ describe("the Zulip bot process: configuration errors, zuliprc, probes", () => {
       core = await startTotpCore({ pki, policy: BOT_POLICY([]), env: { TOTP_LISTEN: listen } });
       await zulip.waitFor(async () => (await probe("/readyz")).status === 200, { what: "ready again" });
     } finally {
-      expect(await handle.stop(10_000)).toEqual({ code: 0, signal: null });
+      expect(await handle.stop(30_000)).toEqual({ code: 0, signal: null });
     }
     expect(handle.stdout + handle.stderr).not.toContain(bot.apiKey);
   });

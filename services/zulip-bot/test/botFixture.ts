@@ -122,7 +122,8 @@ export function botDms(fx: BotFixture, user: ZulipUser): SeenMessage[] {
 export async function ask(fx: BotFixture, user: ZulipUser, content: string): Promise<SeenMessage> {
   const before = botDms(fx, user).length;
   fx.zulip.sendDm(user, fx.bot, content);
-  return fx.zulip.waitFor(() => botDms(fx, user)[before], { what: `the reply to "${content}"` });
+  // A bound against a hang on a loaded machine, not a timing requirement.
+  return fx.zulip.waitFor(() => botDms(fx, user)[before], { what: `the reply to "${content}"`, timeoutMs: 30_000 });
 }
 
 /**
