@@ -69,10 +69,12 @@ export { startZulipServer } from "./zulip/startZulipServer.js";
 export { ZulipApiError } from "./zulip/ZulipApiError.js";
 export type {
   MessageDeletionPolicy,
+  MessagePermissions,
   QueueInfo,
   RequestLogEntry,
   SeenConversation,
   SeenMessage,
+  SeenMessage as ZulipSeenMessage,
   SeenWhere,
   UserRef,
   WebhookDelivery,

@@ -503,6 +503,33 @@ describe("startZulipServer with the real zulip-js", () => {
     });
   });
 
+  it("refuses edits when the realm turns editing off or the time limit has passed", async () => {
+    const botClient = await clientOf(bot);
+    const id = (await botClient.messages.send({ type: "direct", to: [alice.id], content: "code" })).id as number;
+    server.setMessageEditing({ allowed: false });
+    expect(await botClient.messages.update({ message_id: id, content: "expired" })).toEqual({
+      result: "error",
+      msg: "Your organization has turned off message editing",
+      code: "BAD_REQUEST",
+    });
+    server.setMessageEditing({ allowed: true, limitSeconds: 0 });
+    await server.waitFor(async () => {
+      const reply = await botClient.messages.update({ message_id: id, content: "expired" });
+      return reply.msg === "The time limit for editing this message has passed" && reply.code === "BAD_REQUEST";
+    });
+    server.setMessageEditing({ limitSeconds: null });
+    expect(await botClient.messages.update({ message_id: id, content: "expired" })).toMatchObject({
+      result: "success",
+    });
+    server.setMessageDeletion("own", { limitSeconds: 0 });
+    await server.waitFor(async () => {
+      const reply = await botClient.messages.deleteById({ message_id: id });
+      return reply.msg === "The time limit for deleting this message has passed";
+    });
+    server.setMessageDeletion("any");
+    expect(await botClient.messages.deleteById({ message_id: id })).toMatchObject({ result: "success" });
+  });
+
   it("deletes messages as the realm's deletion policy allows", async () => {
     const botClient = await clientOf(bot);
     const fromAlice = server.sendDm(alice, bot, "add github JBSWY3DPEHPK3PXP");
@@ -555,7 +582,7 @@ describe("startZulipServer with the real zulip-js", () => {
     expect((await raw("/users/me", { user: bot })).status).toBe(429);
     await server.close();
     await start();
-    server.rateLimitFor(1500, { user: bob });
+    server.rateLimitFor(3000, { user: bob });
     expect((await raw("/users/me", { user: bob })).status).toBe(429);
     expect((await raw("/users/me", { user: alice })).status).toBe(200);
     await server.waitFor(async () => (await raw("/users/me", { user: bob })).status === 200, {

@@ -23,7 +23,10 @@ export interface StoredMessage {
   topicParticipantIds: number[];
   content: string;
   rendered: RenderedMessage;
+  /** Seconds, as the API gives it. */
   timestamp: number;
+  /** Milliseconds, for the edit and delete time limits. */
+  sentAt: number;
   client: string;
   edits: { userId: number; at: number; previousContent: string }[];
   deleted: boolean;

@@ -15,7 +15,7 @@ import {
 } from "./StoredMessage.js";
 import { invalidArgument, missingArgument, ZulipApiError } from "./ZulipApiError.js";
 import type {
-  MessageDeletionPolicy,
+  MessagePermissions,
   QueueInfo,
   SeenConversation,
   SeenMessage,
@@ -53,7 +53,12 @@ export class ZulipRealm {
   private readonly pendingWebhooks = new Set<Promise<void>>();
   private readonly closing = new AbortController();
   readonly deliveries: WebhookDelivery[] = [];
-  deletionPolicy: MessageDeletionPolicy = "any";
+  readonly permissions: MessagePermissions = {
+    deletion: "any",
+    deleteLimitSeconds: null,
+    editingAllowed: true,
+    editLimitSeconds: null,
+  };
   private nextUserId = 10;
   private nextMessageId = 100;
   private nextStreamId = 1;
@@ -85,7 +90,7 @@ export class ZulipRealm {
     return found;
   }
 
-  findUser(ref: UserRef): ZulipUser | undefined {
+  private findUser(ref: UserRef): ZulipUser | undefined {
     if (typeof ref === "number") return this.users.get(ref);
     if (typeof ref === "string") return this.findByEmail(ref);
     return this.users.get(ref.id);
@@ -225,6 +230,7 @@ export class ZulipRealm {
       content,
       rendered: this.render(content),
       timestamp: Math.floor(Date.now() / 1000),
+      sentAt: Date.now(),
       client,
       edits: [],
       deleted: false,
@@ -334,8 +340,14 @@ export class ZulipRealm {
     const message = this.visibleMessage(user, messageId);
     const content = params.content;
     if (content === undefined) throw new ZulipApiError(400, "Nothing to change", "BAD_REQUEST");
+    if (!this.permissions.editingAllowed) {
+      throw new ZulipApiError(400, "Your organization has turned off message editing", "BAD_REQUEST");
+    }
     if (message.sender.id !== user.id) {
       throw new ZulipApiError(400, "You don't have permission to edit this message", "BAD_REQUEST");
+    }
+    if (olderThan(message, this.permissions.editLimitSeconds)) {
+      throw new ZulipApiError(400, "The time limit for editing this message has passed", "BAD_REQUEST");
     }
     if (content.trim() === "") throw new ZulipApiError(400, "Message must not be empty", "BAD_REQUEST");
     const before = { content: message.content, html: message.rendered.html };
@@ -368,8 +380,13 @@ export class ZulipRealm {
 
   delete(user: ZulipUser, messageId: number): Reply {
     const message = this.visibleMessage(user, messageId);
-    const allowed = this.deletionPolicy === "any" || (this.deletionPolicy === "own" && message.sender.id === user.id);
+    const { deletion, deleteLimitSeconds } = this.permissions;
+    const allowed = deletion === "any" || (deletion === "own" && message.sender.id === user.id);
     if (!allowed) throw new ZulipApiError(400, "You don't have permission to delete this message", "BAD_REQUEST");
+    // Only the own-message permission is bound by the time limit; deleting any message is not.
+    if (deletion === "own" && olderThan(message, deleteLimitSeconds)) {
+      throw new ZulipApiError(400, "The time limit for deleting this message has passed", "BAD_REQUEST");
+    }
     message.deleted = true;
     message.deletedBy = user.id;
     for (const viewerId of message.recipientIds) {
@@ -649,4 +666,8 @@ export class ZulipRealm {
 
 function sameName(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
+}
+
+function olderThan(message: StoredMessage, limitSeconds: number | null): boolean {
+  return limitSeconds !== null && Date.now() - message.sentAt > limitSeconds * 1000;
 }

@@ -26,6 +26,16 @@ export interface ZulipServerOptions {
 
 export type MessageDeletionPolicy = "any" | "own" | "none";
 
+/** What the realm lets users do with sent messages. */
+export interface MessagePermissions {
+  deletion: MessageDeletionPolicy;
+  /** Seconds after sending during which a user may delete its own message; null: any time. */
+  deleteLimitSeconds: number | null;
+  editingAllowed: boolean;
+  /** Seconds after sending during which content may be edited; null: any time. */
+  editLimitSeconds: number | null;
+}
+
 export interface SeenMessage {
   id: number;
   type: "private" | "stream";
@@ -123,8 +133,12 @@ export interface ZulipServer {
   /** Makes `bot` an outgoing-webhook bot (again to change url or token): each DM to it and each channel message
    *  mentioning it is POSTed to `url` with `token`; a `{content}` answer is posted as its reply in place. */
   setOutgoingWebhook(bot: UserRef, webhook: { url: string; token: string }): void;
-  /** "any" (default): a user may delete any message it received; "own": only its own; "none": nobody. */
-  setMessageDeletion(policy: MessageDeletionPolicy): void;
+  /** "any" (default): a user may delete any message it received (as one in can_delete_any_message_group); "own":
+   *  only its own, and within `limitSeconds` of sending when given; "none": nobody. */
+  setMessageDeletion(policy: MessageDeletionPolicy, options?: { limitSeconds?: number | null }): void;
+  /** Whether content edits are allowed, and until how many seconds after sending (null: no limit, the default).
+   *  Zulip adds a 20 s grace to the limit; this server does not, so a test need not wait for it. */
+  setMessageEditing(settings: { allowed?: boolean; limitSeconds?: number | null }): void;
   /** `from` sends a DM (1:1 or group); returns its id. Queues get it at once, webhooks in the background. */
   sendDm(from: UserRef, to: UserRef | UserRef[], content: string): number;
   /** `from` posts in stream/topic (created when new); `mention` prefixes "@**Full Name** ". Returns the id. */

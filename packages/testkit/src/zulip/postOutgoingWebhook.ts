@@ -8,7 +8,7 @@ export interface OutgoingWebhookOptions {
 }
 
 /** What Zulip posts in place when the bot's server fails. */
-export const WEBHOOK_FAILURE_NOTICE = "Failure! Bot is unavailable";
+const WEBHOOK_FAILURE_NOTICE = "Failure! Bot is unavailable";
 // Zulip retries an outgoing webhook that timed out or could not connect this many times before giving up.
 const RETRIES = 3;
 

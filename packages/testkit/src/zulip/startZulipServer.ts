@@ -156,8 +156,14 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     zuliprc: (user) => realm.zuliprc(realm.user(user)),
     addStream: (name, streamOptions) => realm.addStream(name, streamOptions?.subscribers).id,
     setOutgoingWebhook: (bot, webhook) => realm.setOutgoingWebhook(bot, webhook),
-    setMessageDeletion: (policy) => {
-      realm.deletionPolicy = policy;
+    setMessageDeletion: (policy, deletionOptions) => {
+      realm.permissions.deletion = policy;
+      if (deletionOptions?.limitSeconds !== undefined)
+        realm.permissions.deleteLimitSeconds = deletionOptions.limitSeconds;
+    },
+    setMessageEditing: (settings) => {
+      if (settings.allowed !== undefined) realm.permissions.editingAllowed = settings.allowed;
+      if (settings.limitSeconds !== undefined) realm.permissions.editLimitSeconds = settings.limitSeconds;
     },
     sendDm: (from, to, content) =>
       realm.post(realm.user(from), { to: (Array.isArray(to) ? to : [to]).map((u) => realm.user(u)) }, content).id,
