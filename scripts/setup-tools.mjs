@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
-// redis-server, kube-apiserver).
+// redis-server, kube-apiserver), and podman with the base images the Dockerfile builds on (scripts/setup-images.mjs).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
@@ -28,6 +28,7 @@ import {
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { podmanTool } from "./setup-images.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const binDir = join(repoRoot, ".tools", "bin");
@@ -133,6 +134,7 @@ const TOOLS = [
     // The tests use long-stable flags and APIs (TokenRequest, TokenReview, RBAC v1), so any 1.x on PATH will do.
     accepts: (versionOutput) => versionOutput.trim().startsWith("Kubernetes v1."),
   },
+  podmanTool,
 ];
 
 class SetupError extends Error {
@@ -270,7 +272,8 @@ async function goBuildModule(dir, moduleDir, packagePath, log, ldflags = []) {
  * refused through policy-rc.d for the length of the install.
  */
 async function aptInstall(tool, log, logPath) {
-  const command = `apt-get install ${tool.aptPackage}`;
+  const packages = [tool.aptPackage].flat();
+  const command = `apt-get install ${packages.join(" ")}`;
   if (process.getuid?.() !== 0 || !(await onPath("apt-get"))) {
     throw new SetupError(`${tool.names[0]} is not on PATH`, tool.howToGet);
   }
@@ -284,7 +287,7 @@ async function aptInstall(tool, log, logPath) {
   if (ownPolicy) await writeFile(policy, refuseStarts, { mode: 0o755, flag: "wx" });
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   // Another apt run (a second checkout setting up) holds dpkg's lock for a while: wait for it rather than fail.
-  const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", tool.aptPackage];
+  const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", ...packages];
   try {
     try {
       await run("apt-get", install, { env, log });
@@ -355,6 +358,11 @@ function cacheName(tool) {
 }
 
 async function setUp(tool) {
+  // A tool with its own steps (podman and the image bases) gets this script's helpers instead of the steps below.
+  if (tool.setUp) {
+    const helpers = { cacheRoot, completeMarker: COMPLETE_MARKER, SetupError, run, onPath, linkInto };
+    return tool.setUp({ ...helpers, aptInstall, withInstallLock, isComplete });
+  }
   const name = tool.names[0];
   const link = join(binDir, name);
   if (await linkIsCurrent(link, tool)) return `found ${await realpath(link)}`;

@@ -79,30 +79,43 @@ function coreEnvironment(listen) {
 }
 
 /** One pino line as `totp-core  INFO  message {fields}`; anything else as it came. */
-function formatLogLine(line) {
+function formatLogLine(line, name = "totp-core") {
   let entry;
   try {
     entry = JSON.parse(line);
   } catch {
-    return `totp-core  ${line}`;
+    return `${name}  ${line}`;
   }
   const levels = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
   const { level, msg, time: _time, pid: _pid, hostname: _hostname, service: _service, ...fields } = entry;
   // A stack trace helps nobody at a first run; the error's message says what went wrong.
   if (fields.err?.message) fields.err = fields.err.message;
   const rest = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
-  return `totp-core  ${(levels[level] ?? String(level)).padEnd(5)}  ${msg ?? ""}${rest}`;
+  return `${name}  ${(levels[level] ?? String(level)).padEnd(5)}  ${msg ?? ""}${rest}`;
 }
 
-function announceBots() {
-  const notYet = (bot, variables) => {
-    const set = variables.filter((name) => process.env[name]);
-    if (set.length > 0) {
-      console.log(`${bot}: ${set.join(", ")} set, but the bot is not part of this version; not started`);
-    }
-  };
-  notYet("telegram-bot", ["TELEGRAM_BOT_TOKEN"]);
-  notYet("zulip-bot", ["ZULIP_REALM", "ZULIP_EMAIL", "ZULIP_API_KEY"]);
+/** The bots `npm start` runs next to the core, each when one of its own variables is set. */
+const BOTS = [
+  { name: "telegram-bot", variables: ["TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN_FILE"] },
+  // Any of these starts the Zulip bot, which then names what else it needs (exit 2) if something is missing.
+  { name: "zulip-bot", variables: ["ZULIP_REALM", "ZULIP_EMAIL", "ZULIP_API_KEY", "ZULIP_API_KEY_FILE", "ZULIP_RC"] },
+];
+
+/**
+ * A bot next to the core: the user's variables, the core's address and the development certificate
+ * `totpctl dev-certs` made for it. Its log lines are printed like the core's.
+ */
+function startBot({ name }, address) {
+  const [cert, key] = certFiles(name);
+  const env = { ...process.env, TOTP_ADDR: address, TOTP_TLS_CERT: cert, TOTP_TLS_KEY: key, TOTP_TLS_CA: files.ca };
+  const main = join(root, "services", name, "dist", "main.js");
+  const bot = spawn(process.execPath, [main], { env, stdio: ["ignore", "pipe", "pipe"] });
+  for (const stream of [bot.stdout, bot.stderr]) {
+    createInterface({ input: stream }).on("line", (line) => console.log(formatLogLine(line, name)));
+  }
+  bot.on("close", (code, signal) => console.log(`${name} exited (${signal ?? `code ${code}`})`));
+  process.on("exit", () => bot.kill("SIGKILL"));
+  return bot;
 }
 
 function banner(address, store) {
@@ -124,7 +137,6 @@ async function main() {
       ? `created in ${show(devDir)}/: ${created.join(", ")}`
       : `reusing ${show(devDir)}/ (certificates, key, policy and seeds from before)`,
   );
-  announceBots();
 
   const listen = process.env.TOTP_LISTEN || "127.0.0.1:8443";
   const address = clientAddress(listen);
@@ -136,6 +148,7 @@ async function main() {
   const exited = new Promise((done) => core.on("close", (code, signal) => done({ code, signal })));
   let ready = false;
   let portTaken = false;
+  let bots = [];
   for (const stream of [core.stdout, core.stderr]) {
     createInterface({ input: stream }).on("line", (line) => {
       console.log(formatLogLine(line));
@@ -145,6 +158,9 @@ async function main() {
         ready = true;
         const store = JSON.parse(line).store;
         console.log(banner(address, store));
+        bots = BOTS.filter((bot) => bot.variables.some((name) => process.env[name])).map((bot) =>
+          startBot(bot, address),
+        );
       }
     });
   }
@@ -153,6 +169,7 @@ async function main() {
   const stop = () => {
     // A second Ctrl-C means now.
     core.kill(stopping ? "SIGKILL" : "SIGTERM");
+    for (const bot of bots) bot.kill(stopping ? "SIGKILL" : "SIGTERM");
     stopping = true;
   };
   process.on("SIGINT", stop);

@@ -675,6 +675,18 @@ describe("the chart's mode switches", () => {
     expect(parsePolicy(find(manifests, "ConfigMap", name("policy")).data["policy.yaml"]).clients.size).toBe(0);
   });
 
+  it("revokes a client's older certificates through policy.issuedAfter, and refuses a name that is no client", async () => {
+    const at = "2026-12-02T18:00:00Z";
+    const manifests = await renderChart([], [`policy.issuedAfter.telegram-bot=${at}`]);
+    const policy = parsePolicy(find(manifests, "ConfigMap", name("policy")).data["policy.yaml"]);
+    expect(policy.clients.get("spiffe://totp.internal/telegram-bot")?.issuedAfter).toBe(Date.parse(at));
+    expect(policy.clients.get("spiffe://totp.internal/zulip-bot")?.issuedAfter).toBeUndefined();
+    await expect(renderChart([], [`policy.issuedAfter.nobody=${at}`])).rejects.toThrow(
+      /policy.issuedAfter: "nobody" is not a client of this release/,
+    );
+    await expect(renderChart([], ["policy.issuedAfter.telegram-bot=yesterday"])).rejects.toThrow(/issuedAfter/);
+  });
+
   it("has no PodDisruptionBudget for a single core replica", async () => {
     const manifests = await renderChart([], ["core.replicas=1"]);
     expect(manifests.filter((m) => m.kind === "PodDisruptionBudget")).toEqual([]);

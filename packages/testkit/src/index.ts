@@ -1,4 +1,5 @@
 export { spiffeId, TRUST_DOMAIN } from "@totp-custody/pki";
+export { type EventuallyOptions, eventually } from "./eventually.js";
 export { freePort } from "./freePort.js";
 export { KubeApiError } from "./KubeApiError.js";
 export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
@@ -30,7 +31,48 @@ export {
   startVault,
   type Vault,
 } from "./startVault.js";
+export { FormatError, type FormattedText, parseFormattedText } from "./telegram/parseFormattedText.js";
+export { startTelegramServer } from "./telegram/startTelegramServer.js";
+export type {
+  CallbackAnswer,
+  RequestRecord,
+  SeenMessage as TelegramSeenMessage,
+  TelegramFault,
+  TelegramServer,
+  TelegramServerOptions,
+} from "./telegram/TelegramServer.js";
+export type {
+  TgBotCommand,
+  TgCallbackQuery,
+  TgChat,
+  TgFile,
+  TgInlineKeyboardButton,
+  TgInlineKeyboardMarkup,
+  TgMessage,
+  TgMessageEntity,
+  TgPhotoSize,
+  TgUpdate,
+  TgUser,
+  TgUserFromGetMe,
+  TgWebhookInfo,
+} from "./telegram/TelegramTypes.js";
+export { type SpecViolation, validateBotApiRequest } from "./telegram/validateBotApiRequest.js";
 export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";
 export { vaultRequest } from "./vaultRequest.js";
+export { startZulipServer } from "./zulip/startZulipServer.js";
+export { ZulipApiError } from "./zulip/ZulipApiError.js";
+export type {
+  MessageDeletionPolicy,
+  QueueInfo,
+  RequestLogEntry,
+  SeenConversation,
+  SeenMessage,
+  SeenWhere,
+  UserRef,
+  WebhookDelivery,
+  ZulipServer,
+  ZulipServerOptions,
+  ZulipUser,
+} from "./zulip/ZulipTypes.js";

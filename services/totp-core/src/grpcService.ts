@@ -3,7 +3,7 @@ import { type handleUnaryCall, type ServerUnaryCall, type sendUnaryData, status 
 import type { TotpServiceServer } from "@totp-custody/contract";
 import type { Logger } from "pino";
 import { asTotpError, type ErrorCode, statusOf, TotpError, toServiceError } from "./errors.js";
-import { clientIdentity } from "./identity.js";
+import { clientCertificate } from "./identity.js";
 import type { AuditEntry } from "./ops/AuditLog.js";
 import { type Caller, type Policy, resolveCaller } from "./policy/index.js";
 import type { TotpService } from "./TotpService.js";
@@ -87,7 +87,8 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         callback(AUDIT_BROKEN, null);
         return;
       }
-      const client = clientIdentity(call);
+      const certificate = clientCertificate(call);
+      const client = certificate?.id;
       const sentId = call.metadata.get("x-request-id")[0];
       const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
       const label = call.request.label || undefined;
@@ -157,7 +158,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       inFlight?.add(abandon);
 
       (async () => {
-        const caller = resolveCaller(policy(), client, call.request.onBehalfOf);
+        const caller = resolveCaller(policy(), client, call.request.onBehalfOf, certificate?.notBefore ?? 0);
         principal = caller.principal;
         await hooks.checkLimit(kind, caller.principal, label);
         refusedEarly = false;

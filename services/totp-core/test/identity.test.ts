@@ -8,7 +8,7 @@ import {
 } from "@totp-custody/contract";
 import { makeTestPki, spiffeId, type TestPki } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { clientIdentity } from "../src/identity.js";
+import { clientCertificate } from "../src/identity.js";
 
 /** A grpc-js server over mTLS whose GenerateCode answers the caller's identity as `account`. */
 async function startIdentityEcho(pki: TestPki): Promise<{ server: Server; address: string }> {
@@ -16,7 +16,7 @@ async function startIdentityEcho(pki: TestPki): Promise<{ server: Server; addres
   const refuse = (_call: unknown, callback: (err: Error) => void) => callback(new Error("not here"));
   const service: TotpServiceServer = {
     generateCode: (call, callback) =>
-      callback(null, GenerateCodeResponse.fromPartial({ account: clientIdentity(call) ?? "" })),
+      callback(null, GenerateCodeResponse.fromPartial({ account: clientCertificate(call)?.id ?? "" })),
     registerSeed: refuse,
     listLabels: refuse,
     deleteSeed: refuse,

@@ -36,34 +36,39 @@ function refusal(act: () => unknown): TotpError {
   throw new Error("not refused");
 }
 
-const user = (principal: string): Caller => resolveCaller(policy, TELEGRAM_BOT, principal);
-const zulipUser = (principal: string): Caller => resolveCaller(policy, ZULIP_BOT, principal);
-const deployer = resolveCaller(policy, DEPLOYER, "");
-const admin = resolveCaller(policy, ADMIN, "");
+const user = (principal: string): Caller => resolveCaller(policy, TELEGRAM_BOT, principal, Date.now());
+const zulipUser = (principal: string): Caller => resolveCaller(policy, ZULIP_BOT, principal, Date.now());
+const deployer = resolveCaller(policy, DEPLOYER, "", Date.now());
+const admin = resolveCaller(policy, ADMIN, "", Date.now());
 
 describe("resolveCaller", () => {
   it("lets a bot act for a user of its platform", () => {
-    expect(resolveCaller(policy, TELEGRAM_BOT, "telegram:111")).toEqual({
+    expect(resolveCaller(policy, TELEGRAM_BOT, "telegram:111", Date.now())).toEqual({
       clientId: TELEGRAM_BOT,
       principal: "telegram:111",
       admin: false,
     });
-    expect(resolveCaller(policy, ZULIP_BOT, "zulip:42").principal).toBe("zulip:42");
+    expect(resolveCaller(policy, ZULIP_BOT, "zulip:42", Date.now()).principal).toBe("zulip:42");
   });
 
   it("lets a principal client act as itself, with on_behalf_of empty or its own principal", () => {
-    expect(resolveCaller(policy, DEPLOYER, "")).toEqual({
+    expect(resolveCaller(policy, DEPLOYER, "", Date.now())).toEqual({
       clientId: DEPLOYER,
       principal: "service:deployer",
       admin: false,
     });
-    expect(resolveCaller(policy, DEPLOYER, "service:deployer").principal).toBe("service:deployer");
-    expect(resolveCaller(policy, ADMIN, "").admin).toBe(true);
+    expect(resolveCaller(policy, DEPLOYER, "service:deployer", Date.now()).principal).toBe("service:deployer");
+    expect(resolveCaller(policy, ADMIN, "", Date.now()).admin).toBe(true);
   });
 
   it.each([
-    ["no client identity", undefined, "", /client certificate with a spiffe:\/\/ URI SAN is required/],
-    ["an empty client identity", "", "", /client certificate with a spiffe:\/\/ URI SAN is required/],
+    [
+      "no client identity",
+      undefined,
+      "",
+      /client certificate with exactly one URI SAN, a spiffe:\/\/ one, is required/,
+    ],
+    ["an empty client identity", "", "", /client certificate with exactly one URI SAN, a spiffe:\/\/ one, is required/],
     [
       "an unknown client",
       "spiffe://totp.internal/stranger",
@@ -84,9 +89,21 @@ describe("resolveCaller", () => {
     ["a principal client sending a malformed on_behalf_of", DEPLOYER, "deployer", /acts as service:deployer only/],
     ["the admin client acting for a user", ADMIN, "telegram:111", /acts as service:admin only/],
   ])("refuses %s with PERMISSION_DENIED", (_, clientId, onBehalfOf, message) => {
-    const err = refusal(() => resolveCaller(policy, clientId, onBehalfOf));
+    const err = refusal(() => resolveCaller(policy, clientId, onBehalfOf, Date.now()));
     expect(err.code).toBe("PERMISSION_DENIED");
     expect(err.message).toMatch(message);
+  });
+
+  it("refuses a certificate issued before the identity's issuedAfter, and accepts one issued at it or later", () => {
+    const at = "2026-12-02T18:00:00Z";
+    const revoking = parsePolicy(`clients: { "${DEPLOYER}": { principal: service:deployer, issuedAfter: "${at}" } }`);
+    const err = refusal(() => resolveCaller(revoking, DEPLOYER, "", Date.parse(at) - 1000));
+    expect(err.code).toBe("PERMISSION_DENIED");
+    expect(err.message).toBe(
+      `client certificate ${DEPLOYER} issued 2026-12-02T17:59:59.000Z is revoked: the policy accepts only ` +
+        "certificates issued from 2026-12-02T18:00:00.000Z on",
+    );
+    expect(resolveCaller(revoking, DEPLOYER, "", Date.parse(at)).principal).toBe("service:deployer");
   });
 
   it.each([
@@ -99,7 +116,7 @@ describe("resolveCaller", () => {
     ["a principal without a platform", "111", /on_behalf_of: expected <platform>:<id>/],
     ["a group instead of a principal", "group:ops", /on_behalf_of: expected <platform>:<id>/],
   ])("refuses %s with INVALID_ARGUMENT (a bug in the bot's request)", (_, onBehalfOf, message) => {
-    const err = refusal(() => resolveCaller(policy, TELEGRAM_BOT, onBehalfOf));
+    const err = refusal(() => resolveCaller(policy, TELEGRAM_BOT, onBehalfOf, Date.now()));
     expect(err.code).toBe("INVALID_ARGUMENT");
     expect(err.message).toMatch(message);
   });
@@ -162,8 +179,8 @@ clients:
 
   it("follows selfService, and always lets an admin", () => {
     expect(canRegisterPersonal(policy, user("telegram:999"))).toBe(true);
-    expect(canRegisterPersonal(closed, resolveCaller(closed, TELEGRAM_BOT, "telegram:999"))).toBe(false);
-    expect(canRegisterPersonal(closed, resolveCaller(closed, ADMIN, ""))).toBe(true);
+    expect(canRegisterPersonal(closed, resolveCaller(closed, TELEGRAM_BOT, "telegram:999", Date.now()))).toBe(false);
+    expect(canRegisterPersonal(closed, resolveCaller(closed, ADMIN, "", Date.now()))).toBe(true);
   });
 });
 

@@ -163,6 +163,13 @@ Call with (list $ "<component>" "<existingSecret value>").
 {{- if .admin -}}{{- $_ := set $rule "admin" true -}}{{- end -}}
 {{- $_ := set $clients (include "totp.spiffeId" (list $ .name)) $rule -}}
 {{- end -}}
+{{- range $name, $time := .Values.policy.issuedAfter -}}
+{{- $id := include "totp.spiffeId" (list $ $name) -}}
+{{- if not (hasKey $clients $id) -}}
+{{- fail (printf "policy.issuedAfter: %q is not a client of this release" $name) -}}
+{{- end -}}
+{{- $_ := set (get $clients $id) "issuedAfter" $time -}}
+{{- end -}}
 {{- $policy := dict "clients" $clients "selfService" .Values.policy.selfService -}}
 {{- if .Values.policy.groups -}}{{- $_ := set $policy "groups" .Values.policy.groups -}}{{- end -}}
 {{- if .Values.policy.shared -}}{{- $_ := set $policy "shared" .Values.policy.shared -}}{{- end -}}

@@ -3,9 +3,17 @@ import type { Platform } from "./principal.js";
 /** What a client certificate may do, by its identity. */
 export type ClientRule =
   /** A bot that speaks for the users of one platform: each request names the user in on_behalf_of. */
-  | { readonly kind: "actsFor"; readonly platform: Exclude<Platform, "service"> }
-  /** A service that always acts as one principal; an admin manages every shared label. */
-  | { readonly kind: "principal"; readonly principal: string; readonly admin: boolean };
+  (
+    | { readonly kind: "actsFor"; readonly platform: Exclude<Platform, "service"> }
+    /** A service that always acts as one principal; an admin manages every shared label. */
+    | { readonly kind: "principal"; readonly principal: string; readonly admin: boolean }
+  ) & {
+    /**
+     * Certificates of this identity issued (notBefore) earlier than this are refused, in ms since the epoch: how one
+     * stolen certificate is revoked while its replacement, issued later, keeps working.
+     */
+    readonly issuedAfter?: number;
+  };
 
 /** One team label, with groups already expanded to principals. */
 export interface SharedLabel {

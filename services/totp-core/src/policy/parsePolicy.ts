@@ -29,24 +29,31 @@ const member = z.string().superRefine((text, ctx) => {
   }
 });
 
+// An instant with its offset (2026-12-02T18:00:00Z): a time without a zone would depend on the server's.
+const instant = z.iso
+  .datetime({ offset: true, error: "expected a date and time with its offset, e.g. 2026-12-02T18:00:00Z" })
+  .transform((text) => Date.parse(text));
+
 const client = z
   .strictObject({
     actsFor: z.enum(["telegram", "zulip"], { error: "expected one of telegram, zulip" }).optional(),
     principal: principal.optional(),
     admin: z.boolean().optional(),
+    issuedAfter: instant.optional(),
   })
   .transform((c, ctx): ClientRule => {
+    const issuedAfter = c.issuedAfter === undefined ? {} : { issuedAfter: c.issuedAfter };
     if (c.actsFor !== undefined && c.principal !== undefined) {
       ctx.addIssue({ code: "custom", message: "set actsFor or principal, not both" });
     } else if (c.principal !== undefined) {
-      return { kind: "principal", principal: c.principal, admin: c.admin ?? false };
+      return { kind: "principal", principal: c.principal, admin: c.admin ?? false, ...issuedAfter };
     } else if (c.actsFor === undefined) {
       ctx.addIssue({ code: "custom", message: "set actsFor (a bot) or principal (a service)" });
     } else if (c.admin) {
       // An admin bot would make every user of its platform an admin.
       ctx.addIssue({ code: "custom", path: ["admin"], message: "only a client with a principal can be admin" });
     } else {
-      return { kind: "actsFor", platform: c.actsFor };
+      return { kind: "actsFor", platform: c.actsFor, ...issuedAfter };
     }
     return z.NEVER;
   });

@@ -16,16 +16,28 @@ const denied = (message: string): TotpError => new TotpError("PERMISSION_DENIED"
 
 /**
  * The caller of a request, from the client certificate identity and the request's on_behalf_of ("" when unset).
- * - No or unknown identity: PERMISSION_DENIED (the SPIFFE ID is not secret, so the message names it).
+ * - No or unknown identity, or a certificate issued before the identity's `issuedAfter` (revoked): PERMISSION_DENIED
+ *   (the SPIFFE ID is not secret, so the message names it). `notBefore` is the certificate's, in ms since the epoch.
  * - A client with `principal` acts as that principal; on_behalf_of must be empty or that very principal, anything
  *   else is PERMISSION_DENIED.
  * - A bot (`actsFor`) must name a user of its platform: missing or malformed on_behalf_of is INVALID_ARGUMENT (a bug
  *   in the bot's request), a well-formed principal of another platform is PERMISSION_DENIED.
  */
-export function resolveCaller(policy: Policy, clientId: string | undefined, onBehalfOf: string): Caller {
-  if (!clientId) throw denied("a client certificate with a spiffe:// URI SAN is required");
+export function resolveCaller(
+  policy: Policy,
+  clientId: string | undefined,
+  onBehalfOf: string,
+  notBefore: number,
+): Caller {
+  if (!clientId) throw denied("a client certificate with exactly one URI SAN, a spiffe:// one, is required");
   const rule = policy.clients.get(clientId);
   if (rule === undefined) throw denied(`client certificate ${clientId} is not allowed`);
+  if (rule.issuedAfter !== undefined && notBefore < rule.issuedAfter) {
+    throw denied(
+      `client certificate ${clientId} issued ${new Date(notBefore).toISOString()} is revoked: the policy accepts ` +
+        `only certificates issued from ${new Date(rule.issuedAfter).toISOString()} on`,
+    );
+  }
 
   if (rule.kind === "principal") {
     if (onBehalfOf !== "" && onBehalfOf !== rule.principal) {

@@ -112,7 +112,11 @@ export class VaultClient {
     return Math.max(0, Math.round((this.#expiresAtMs - Date.now()) / 1000));
   }
 
-  /** Resolves when Vault is initialized, unsealed and lets us log in; throws TotpError UNAVAILABLE otherwise. */
+  /**
+   * Resolves when Vault is initialized, unsealed and takes our token; throws TotpError UNAVAILABLE otherwise. The
+   * token is looked up, not only held: a token revoked behind our back refuses every call, and the health probe must
+   * say so (with a login method, the 403 brings one fresh login first, so a working login keeps us healthy).
+   */
   async health(): Promise<void> {
     let body: { initialized?: unknown; sealed?: unknown } | undefined;
     try {
@@ -125,7 +129,7 @@ export class VaultClient {
       const state = body?.initialized !== true ? "Vault is not initialized" : "Vault is sealed";
       throw storeUnavailable(new VaultFailure("health", "sys/health", 503, undefined, [state]));
     }
-    await this.#ensureLogin();
+    await this.#send("token lookup", "auth/token/lookup-self", () => this.#vault.tokenLookupSelf());
   }
 
   /** The latest version of a KV v2 secret, or undefined when there is none or it is deleted. */

@@ -1,0 +1,142 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { newSecret, type TgUser } from "@totp-custody/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMMANDS } from "../src/server.js";
+import {
+  type BotProcess,
+  type BotWorld,
+  botPolicy,
+  botReplyAfter,
+  expectNoSecretIn,
+  isCodeOf,
+  shownCode,
+  startBotProcess,
+  startWorld,
+} from "./botHarness.js";
+import { checkEveryCommand } from "./everyCommand.js";
+
+describe("telegram-bot in long polling: the real bot process, telegraf, totp-core and OpenBao", () => {
+  let world: BotWorld;
+  let bot: BotProcess;
+  let alice: TgUser;
+  const secrets = new Set<string>();
+
+  beforeAll(async () => {
+    let ops: TgUser | undefined;
+    world = await startWorld((tg) => {
+      ops = tg.createUser({ first_name: "Alice" });
+      return botPolicy([ops.id]);
+    });
+    alice = ops as TgUser;
+    bot = await startBotProcess(world);
+  });
+  afterAll(async () => {
+    await bot?.process.stop();
+    await world?.close();
+  });
+
+  it("registers its command menu and polls", async () => {
+    await world.tg.waitFor(() => world.tg.commands.length > 0, { what: "setMyCommands" });
+    expect(world.tg.commands.map((c) => c.command)).toEqual(COMMANDS.map((c) => c.command));
+    expect(world.tg.webhookInfo().url).toBe("");
+  });
+
+  it("answers every command and button", async () => {
+    await checkEveryCommand(world, alice, secrets);
+    // Every button press was answered, so no client kept spinning.
+    const presses = world.tg.requests.filter((r) => r.method === "answerCallbackQuery" && r.status === 200);
+    expect(presses.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("deletes a code message when its code expires (a 10 s period)", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    const add = world.tg.sendText(alice, `/add short otpauth://totp/Short:a?secret=${seed}&period=10`);
+    expect((await botReplyAfter(world.tg, alice.id, add)).text).toMatch(
+      /^Stored short \(Short, a\), 6 digits every 10 s/,
+    );
+    const asked = Date.now();
+    const sent = world.tg.sendText(alice, "/code short");
+    const shown = await botReplyAfter(world.tg, alice.id, sent);
+    const code = shownCode(shown);
+    secrets.add(code);
+    expect(isCodeOf(code, seed, asked, { period: 10 })).toBe(true);
+    const periodEnd = Math.ceil(Date.now() / 10_000) * 10_000;
+    await world.tg.waitFor(() => world.tg.message(alice.id, shown.messageId)?.deleted, {
+      timeoutMs: 30_000,
+      what: "the expired code message deleted",
+    });
+    // Deleted at the period's end, not before (the clocks are the same machine's; 1 s of slack for scheduling).
+    expect(Date.now()).toBeGreaterThanOrEqual(periodEnd - 1000);
+  });
+
+  it("shows no code and takes no seed in a group", async () => {
+    const group = world.tg.createChat({ type: "group", title: "Ops", members: [alice] });
+    const asked = world.tg.sendText(alice, "/code shop", { chat: group });
+    const refusal = await botReplyAfter(world.tg, group.id, asked);
+    expect(refusal.text).toBe("Ask me in a private chat: I never show codes or labels where others can read them.");
+    expect(refusal.entities.filter((e) => e.type === "spoiler")).toEqual([]);
+    const listed = world.tg.sendText(alice, "/list", { chat: group });
+    expect((await botReplyAfter(world.tg, group.id, listed)).text).toMatch(/^Ask me in a private chat/);
+
+    const seed = newSecret();
+    secrets.add(seed);
+    const leaked = world.tg.sendText(alice, `/add grouped ${seed}`, { chat: group });
+    const warned = await botReplyAfter(world.tg, group.id, leaked);
+    expect(warned.text).toMatch(/^That message carries a seed, and everyone here can read it/);
+    // A bot that is no group admin cannot delete others' messages there: the reply says so and what to do.
+    expect(world.tg.message(group.id, leaked)?.deleted).toBe(false);
+    expect(warned.text).toMatch(/I could not delete your message, and it carries a seed: delete it yourself now/);
+    const check = world.tg.sendText(alice, "/code grouped");
+    expect((await botReplyAfter(world.tg, alice.id, check)).text).toMatch(/^There is no label grouped/);
+  });
+
+  it("waits out a 429 from Telegram and still delivers the reply", async () => {
+    const before = world.tg.requests.length;
+    world.tg.failNext(1, { method: "sendMessage", retryAfter: 1 });
+    const sent = world.tg.sendText(alice, "/whoami");
+    expect((await botReplyAfter(world.tg, alice.id, sent)).text).toContain(`telegram:${alice.id}`);
+    const sends = world.tg.requests.slice(before).filter((r) => r.method === "sendMessage");
+    expect(sends.map((r) => r.status)).toEqual([429, 200]);
+    // The wait is Telegram's retry_after, read from the answer (a bound from below; the upper one is the harness's).
+    const [refused, accepted] = sends;
+    expect((accepted?.at ?? 0) - (refused?.at ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it("is ready when the Bot API and totp-core answer, and says which is not", async () => {
+    const ready = await fetch(`http://127.0.0.1:${bot.healthPort}/readyz`);
+    expect(ready.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${bot.healthPort}/healthz`)).status).toBe(200);
+  });
+
+  it("loses no update over a totp-core restart", async () => {
+    let sent = 0;
+    await world.restartCore(async () => {
+      expect((await fetch(`http://127.0.0.1:${bot.healthPort}/readyz`)).status).toBe(503);
+      sent = world.tg.sendText(alice, "/code shop");
+      // Long enough for the bot to have found the core down and be holding the update.
+      await sleep(2000);
+      expect(world.tg.chat(alice.id).filter((m) => m.from === "bot" && m.messageId > sent)).toEqual([]);
+    });
+    const reply = await botReplyAfter(world.tg, alice.id, sent);
+    secrets.add(shownCode(reply));
+    expect(world.tg.chat(alice.id).some((m) => m.text.includes("unavailable"))).toBe(false);
+  });
+
+  it("stops on SIGTERM: finishes, expires the codes still shown, exits 0", async () => {
+    const sent = world.tg.sendText(alice, "/code shop");
+    const shown = await botReplyAfter(world.tg, alice.id, sent);
+    secrets.add(shownCode(shown));
+    const status = await bot.process.stop(20_000);
+    expect(status).toEqual({ code: 0, signal: null });
+    expect(world.tg.message(alice.id, shown.messageId)?.deleted).toBe(true);
+    // Its last poll confirmed the offset, so no update was left unconfirmed.
+    await world.tg.settled(5000);
+  });
+
+  it("sent nothing the Bot API spec refuses, and wrote no seed or code in its output", () => {
+    expect(world.tg.specViolations).toEqual([]);
+    expect(secrets.size).toBeGreaterThan(8);
+    expectNoSecretIn(bot.process.stdout + bot.process.stderr, secrets);
+  });
+});

@@ -1,0 +1,148 @@
+import { freePort, newSecret, type TgUpdate, type TgUser } from "@totp-custody/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type BotProcess,
+  type BotWorld,
+  botPolicy,
+  botReplyAfter,
+  expectNoSecretIn,
+  isCodeOf,
+  shownCode,
+  startBotProcess,
+  startWorld,
+} from "./botHarness.js";
+import { checkEveryCommand } from "./everyCommand.js";
+
+const SECRET = "webhook_secret-0123456789";
+
+describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'expired'", () => {
+  let world: BotWorld;
+  let bot: BotProcess;
+  let carol: TgUser;
+  let mallory: TgUser;
+  let hookUrl: string;
+  const secrets = new Set<string>();
+
+  beforeAll(async () => {
+    let allowed: TgUser | undefined;
+    world = await startWorld((tg) => {
+      allowed = tg.createUser({ first_name: "Carol" });
+      return botPolicy([allowed.id]);
+    });
+    carol = allowed as TgUser;
+    mallory = world.tg.createUser({ first_name: "Mallory" });
+    const port = await freePort();
+    // Telegram takes https URLs only; the local server delivers to this one over plain http, as a TLS ingress would.
+    hookUrl = `https://127.0.0.1:${port}/telegram/hook`;
+    bot = await startBotProcess(world, {
+      TELEGRAM_WEBHOOK_URL: hookUrl,
+      TELEGRAM_WEBHOOK_LISTEN: `127.0.0.1:${port}`,
+      TELEGRAM_WEBHOOK_SECRET: SECRET,
+      TELEGRAM_ALLOWED_USERS: `${carol.id}`,
+      TELEGRAM_EXPIRED_CODES: "edit",
+    });
+  });
+  afterAll(async () => {
+    await bot?.process.stop();
+    await world?.close();
+  });
+
+  it("sets its webhook with the secret token and listens on TELEGRAM_WEBHOOK_LISTEN", () => {
+    expect(world.tg.webhookInfo().url).toBe(hookUrl);
+    expect(bot.webhookPort).toBe(Number(new URL(hookUrl).port));
+    const set = world.tg.requests.find((r) => r.method === "setWebhook");
+    expect(set?.params).toMatchObject({ url: hookUrl, secret_token: SECRET });
+  });
+
+  it("refuses an update without the secret header, or with a wrong one, and changes nothing", async () => {
+    const audited = (await world.auditedPrincipals()).length;
+    const sentBefore = world.tg.botMessages.length;
+    const forged: TgUpdate = {
+      update_id: 999_001,
+      message: {
+        message_id: 999_001,
+        date: Math.floor(Date.now() / 1000),
+        chat: { id: carol.id, type: "private", first_name: "Carol" },
+        from: { id: carol.id, is_bot: false, first_name: "Carol" },
+        text: "/list",
+        entities: [{ type: "bot_command", offset: 0, length: 5 }],
+      },
+    };
+    expect((await world.tg.postToWebhook(forged, { secret: null })).status).toBe(403);
+    expect((await world.tg.postToWebhook(forged, { secret: "wrong_secret" })).status).toBe(403);
+    expect((await world.tg.postToWebhook(forged, { secret: `${SECRET}x` })).status).toBe(403);
+    // The right secret on the same update is answered: the refusals above were the header's.
+    expect((await world.tg.postToWebhook(forged)).status).toBe(200);
+    expect(world.tg.botMessages.length).toBe(sentBefore + 1);
+    expect((await world.auditedPrincipals()).length).toBe(audited + 1);
+  });
+
+  it("answers every command and button", async () => {
+    await checkEveryCommand(world, carol, secrets);
+  });
+
+  it("edits a code message to 'expired', with no code, when its 10 s period ends", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    const add = world.tg.sendText(carol, `/add short otpauth://totp/Short:c?secret=${seed}&period=10`);
+    await botReplyAfter(world.tg, carol.id, add);
+    const asked = Date.now();
+    const sent = world.tg.sendText(carol, "/code short");
+    const shown = await botReplyAfter(world.tg, carol.id, sent);
+    const code = shownCode(shown);
+    secrets.add(code);
+    expect(isCodeOf(code, seed, asked, { period: 10 })).toBe(true);
+    const expired = await world.tg.waitFor(
+      () => {
+        const now = world.tg.message(carol.id, shown.messageId);
+        return now?.text.includes("expired") ? now : undefined;
+      },
+      { timeoutMs: 30_000, what: "the code message edited to expired" },
+    );
+    expect(expired.text).toBe("The code for short has expired. Press Refresh for a new one.");
+    expect(expired.text).not.toContain(code);
+    expect(expired.entities.filter((e) => e.type === "spoiler")).toEqual([]);
+    expect(expired.deleted).toBe(false);
+    // Refresh on the expired message shows a new code in it.
+    const before = world.tg.requests.length;
+    world.tg.pressButton(carol, carol.id, shown.messageId, { text: "Refresh" });
+    await world.tg.waitFor(() => world.tg.requests.slice(before).find((r) => r.method === "editMessageText"));
+    const fresh = world.tg.message(carol.id, shown.messageId);
+    if (!fresh) throw new Error("gone");
+    secrets.add(shownCode(fresh));
+  });
+
+  it("refuses a user not in TELEGRAM_ALLOWED_USERS politely, without asking totp-core, and deletes a seed", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    const asked = world.tg.sendText(mallory, "/list");
+    const refusal = await botReplyAfter(world.tg, mallory.id, asked);
+    expect(refusal.text).toMatch(/^Sorry, this bot answers only the people its operator listed/);
+    expect(refusal.text).toContain(`telegram:${mallory.id}`);
+    const withSeed = world.tg.sendText(mallory, `/add mine ${seed}`);
+    await botReplyAfter(world.tg, mallory.id, withSeed);
+    expect(world.tg.message(mallory.id, withSeed)?.deleted).toBe(true);
+    expect(await world.auditedPrincipals()).not.toContain(`telegram:${mallory.id}`);
+    expect((await world.auditedPrincipals()).filter((p) => p === `telegram:${carol.id}`).length).toBeGreaterThan(5);
+  });
+
+  it("waits out a 429 and still delivers the reply", async () => {
+    const before = world.tg.requests.length;
+    world.tg.failNext(1, { method: "sendMessage", retryAfter: 1 });
+    const sent = world.tg.sendText(carol, "/whoami");
+    expect((await botReplyAfter(world.tg, carol.id, sent)).text).toContain(`telegram:${carol.id}`);
+    const sends = world.tg.requests.slice(before).filter((r) => r.method === "sendMessage");
+    expect(sends.map((r) => r.status)).toEqual([429, 200]);
+  });
+
+  it("stops on SIGTERM: closes the listener and exits 0", async () => {
+    const status = await bot.process.stop(20_000);
+    expect(status).toEqual({ code: 0, signal: null });
+    await expect(fetch(hookUrl.replace("https:", "http:"), { method: "POST", body: "{}" })).rejects.toThrow();
+  });
+
+  it("sent nothing the Bot API spec refuses, and wrote no seed or code in its output", () => {
+    expect(world.tg.specViolations).toEqual([]);
+    expectNoSecretIn(bot.process.stdout + bot.process.stderr, secrets);
+  });
+});
