@@ -17,6 +17,7 @@ import { AuditLog } from "./ops/AuditLog.js";
 import { Metrics } from "./ops/Metrics.js";
 import { type CallLimits, RateLimits } from "./ops/RateLimits.js";
 import { RefusalLimits, SUMMARY_INTERVAL_MS } from "./ops/RefusalLimits.js";
+import { readAuditKey } from "./ops/readAuditKey.js";
 import { SharedRateLimits } from "./ops/SharedRateLimits.js";
 import { type MetricsServer, startMetricsServer } from "./ops/startMetricsServer.js";
 import { clientRule, PolicyWatcher } from "./policy/index.js";
@@ -102,15 +103,36 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     metrics,
     log,
   });
-  const { auditFile } = config;
+  const { auditFile, auditKeyFile } = config;
+  const auditKey = auditKeyFile
+    ? await startStep("TOTP_AUDIT_KEY_FILE", auditKeyFile, () => readAuditKey(auditKeyFile))
+    : undefined;
+  if (!auditKey) {
+    log.warn(
+      "TOTP_AUDIT_KEY_FILE is not set: the audit chain is plain SHA-256, tamper-evident only against accidents; " +
+        "anyone who can write the audit log can rewrite it undetected",
+    );
+  }
   const audit = auditFile
     ? await startStep("TOTP_AUDIT_FILE", auditFile, () =>
         AuditLog.toFile(auditFile, {
+          key: auditKey,
           onReopenedDetached: () =>
             log.warn({ auditFile }, "audit file was removed or replaced; its lines go on in a new file at the path"),
         }),
       )
-    : AuditLog.toStream();
+    : AuditLog.toStream(process.stdout, { key: auditKey });
+  // The head goes to the service log, which leaves the host (a log collector): an operator checks a file against
+  // it with `totp-audit-verify --head`, which shows a cut tail or a rewritten file that the chain alone cannot.
+  let anchored = "";
+  const anchorHead = () => {
+    const { seq, hash } = audit.head;
+    if (hash === anchored) return;
+    anchored = hash;
+    log.info({ auditHead: hash, auditSeq: seq }, "audit head");
+  };
+  const headTimer = setInterval(anchorHead, config.auditHeadIntervalMs);
+  headTimer.unref();
   metrics.watchAudit(
     () => audit.bytesWritten,
     () => {
@@ -305,6 +327,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     policy.close();
     writeSummaries();
     await audit.close();
+    clearInterval(headTimer);
+    anchorHead();
     await store.close();
     redis?.close();
   }

@@ -40,6 +40,7 @@ const AUDIT_KEYS = [
   "prev",
   "seq",
   "start",
+  "hash",
 ];
 
 interface AuditRecord {

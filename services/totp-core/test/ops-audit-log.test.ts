@@ -1,10 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
-import { type AuditEntry, AuditLog, hashAuditLine, MAX_AUDIT_LINE_BYTES } from "../src/ops/AuditLog.js";
+import {
+  type AuditEntry,
+  AuditLog,
+  auditLineHash,
+  GENESIS,
+  HASH_FIELD,
+  MAX_AUDIT_LINE_BYTES,
+} from "../src/ops/AuditLog.js";
 import { verifyAuditChain } from "../src/ops/verifyAuditChain.js";
 import { isLabelName } from "../src/policy/labelName.js";
 
@@ -34,7 +41,7 @@ async function writeLog(n: number, path = join(dir, "audit.log")): Promise<strin
 }
 
 describe("AuditLog lines", () => {
-  it("writes one JSON line per entry, chained from a random start value", async () => {
+  it("writes one JSON line per entry, each ending with its hash, chained from GENESIS in a new file", async () => {
     const lines = await writeLog(3);
     const records = lines.map((l) => JSON.parse(l));
     expect(records[0]).toEqual({
@@ -48,21 +55,48 @@ describe("AuditLog lines", () => {
       outcome: "ok",
       status: 0,
       latencyMs: 1.25,
-      prev: expect.stringMatching(/^[0-9a-f]{64}$/),
+      prev: GENESIS,
       seq: 1,
       start: true,
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(records.map((r) => r.seq)).toEqual([1, 2, 3]);
     expect(records[1].start).toBeUndefined();
-    expect(records[1].prev).toBe(hashAuditLine(lines[0] as string));
-    expect(records[2].prev).toBe(hashAuditLine(lines[1] as string));
+    // Each hash covers the line's text before its hash field; the next line repeats it as prev.
+    for (const [i, line] of lines.entries()) {
+      const own = HASH_FIELD.exec(line);
+      expect(auditLineHash(line.slice(0, own?.index), undefined)).toBe(records[i].hash);
+      if (i > 0) expect(records[i].prev).toBe(records[i - 1].hash);
+    }
     expect(verifyAuditChain(lines)).toEqual({ ok: true, lines: 3 });
   });
 
-  it("starts each process from a different random value", async () => {
-    const a = JSON.parse((await writeLog(1, join(dir, "a")))[0] as string);
-    const b = JSON.parse((await writeLog(1, join(dir, "b")))[0] as string);
-    expect(a.prev).not.toBe(b.prev);
+  it("keys the hashes with the audit key: only that key verifies the log", async () => {
+    const key = Buffer.alloc(32, 1);
+    const path = join(dir, "keyed.log");
+    const log = AuditLog.toFile(path, { key });
+    for (let i = 1; i <= 3; i++) await log.record(entry(i));
+    await log.close();
+    const text = readFileSync(path, "utf8");
+    expect(verifyAuditChain(text, { key })).toEqual({ ok: true, lines: 3 });
+    expect(verifyAuditChain(text, { key: Buffer.alloc(32, 2) })).toMatchObject({ ok: false, line: 1 });
+    expect(verifyAuditChain(text)).toMatchObject({ ok: false, line: 1, reason: expect.stringContaining("keyed") });
+  });
+
+  it("starts a line of its own after a last line cut by a crash, from GENESIS", async () => {
+    const path = join(dir, "cut.log");
+    const [first] = await writeLog(2, path);
+    writeFileSync(path, `${readFileSync(path, "utf8")}${(first as string).slice(0, 40)}`);
+    const lines = await writeLog(1, path);
+    expect(lines).toHaveLength(4);
+    expect(JSON.parse(lines[3] as string)).toMatchObject({ seq: 1, start: true, prev: GENESIS });
+  });
+
+  it("links a second process's first line to the last line already in the file", async () => {
+    const path = join(dir, "audit.log");
+    const before = await writeLog(2, path);
+    const after = await writeLog(1, path);
+    expect(JSON.parse(after[2] as string)).toMatchObject({ start: true, prev: JSON.parse(before[1] as string).hash });
   });
 
   it("writes null for an absent principal or label, and escapes what callers send", async () => {
@@ -207,13 +241,9 @@ describe("verifyAuditChain finds tampering", () => {
     expect(verifyAuditChain(edited(1, (r) => (r.prev = "f".repeat(64))))).toMatchObject({ ok: false, line: 1 });
   });
 
-  it("names one of the last two lines when the last one is edited", () => {
-    const result = verifyAuditChain(edited(N, (r) => (r.prev = "0".repeat(64))));
-    expect(result).toMatchObject({
-      ok: false,
-      line: N - 1,
-      reason: `line ${N - 1} or line ${N} was altered: their hashes do not chain`,
-    });
+  it("names the last line when it is edited: it carries its own hash", () => {
+    const result = verifyAuditChain(edited(N, (r) => (r.outcome = "NOT_FOUND")));
+    expect(result).toMatchObject({ ok: false, line: N, reason: expect.stringContaining("altered") });
   });
 
   it("rejects lines whose chain fields are malformed", () => {

@@ -61,6 +61,17 @@ describe("totp-audit-verify", () => {
     expect(await run([big])).toMatchObject({ code: 0, stdout: "ok: 5 lines\n" });
   });
 
+  it("runs as the README documents it, `npx totp-audit-verify <file>` from the root of the checkout", async () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+    // --offline: a bin that was not linked must fail here, not be fetched from the registry.
+    const result = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile("npx", ["--offline", "totp-audit-verify", good], { cwd: root }, (err, stdout) =>
+        resolve({ code: err ? Number(err.code) : 0, stdout }),
+      ),
+    );
+    expect(result).toEqual({ code: 0, stdout: "ok: 5 lines\n" });
+  });
+
   it("exits 2 when the file cannot be read", async () => {
     const result = await run([join(dir, "missing.log")]);
     expect(result.code).toBe(2);

@@ -1,5 +1,5 @@
 import { createHmac, hash, randomBytes } from "node:crypto";
-import { closeSync, fdatasync, fstat, openSync, stat, write } from "node:fs";
+import { closeSync, fdatasync, fstat, fstatSync, openSync, readSync, stat, write } from "node:fs";
 import type { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { looksLikeSeed } from "@totp-custody/contract";
@@ -42,10 +42,37 @@ const MAX_FIELD_BYTES = { requestId: 130, client: 300, principal: 200, method: 3
 /** Hex digits of a fingerprint: 64 bits, enough to tell values apart, far too few to hold one. */
 const FINGERPRINT_CHARS = 16;
 
-/** The SHA-256 (hex) that the next line's "prev" must hold: of the line's exact bytes without its newline. */
-export function hashAuditLine(line: string): string {
+/** The `prev` of a run's first line when nothing came before it (a new file, or stdout). */
+export const GENESIS = "0".repeat(64);
+
+/** How every line ends: its own hash, over the line's text before this suffix. */
+export const HASH_FIELD = /,"hash":"([0-9a-f]{64})"\}$/;
+
+/**
+ * The hash a line carries and the next line's `prev` repeats: HMAC-SHA-256 of the line's text before its
+ * `,"hash":` under the audit key, or plain SHA-256 without one (which anyone who can write the file can redo, so
+ * it only shows accidents).
+ */
+export function auditLineHash(content: string, key: Buffer | undefined): string {
   // The one-shot hash skips creating a Hash object: about twice as fast, and this runs once per RPC.
-  return hash("sha256", line, "hex");
+  return key === undefined ? hash("sha256", content, "hex") : createHmac("sha256", key).update(content).digest("hex");
+}
+
+/**
+ * What a run appending to `fd` links its first line to: the hash of the file's last line, or GENESIS for an empty
+ * file (or one whose last line is not a complete audit line of this format). Also whether the file ends without a
+ * newline (a write cut by a crash), so the run's first line starts on a line of its own.
+ */
+function tailOf(fd: number): { prev: string; cut: boolean } {
+  const size = fstatSync(fd).size;
+  if (size === 0) return { prev: GENESIS, cut: false };
+  const length = Math.min(size, MAX_AUDIT_LINE_BYTES * 2);
+  const buffer = Buffer.alloc(length);
+  readSync(fd, buffer, 0, length, size - length);
+  const text = buffer.toString("utf8");
+  if (!text.endsWith("\n")) return { prev: GENESIS, cut: true };
+  const last = text.slice(text.lastIndexOf("\n", text.length - 2) + 1, -1);
+  return { prev: HASH_FIELD.exec(last)?.[1] ?? GENESIS, cut: false };
 }
 
 /** Lines enqueued while another write is in flight; they share one write and one promise. */
@@ -123,8 +150,10 @@ const mayBeSeed = (value: string): boolean => value.length >= SHORTEST_SEED && l
 
 export interface AuditLogOptions {
   /**
-   * Keys the fingerprints of redacted values (HMAC-SHA-256), so that they cannot be reversed by trying candidate
-   * values; without it a random per-process key is used, and fingerprints only match within one run.
+   * The audit key (TOTP_AUDIT_KEY_FILE): keys each line's hash (HMAC-SHA-256), so that the chain cannot be redone
+   * without it, and the fingerprints of redacted values, so that they cannot be reversed by trying candidates.
+   * Without it the chain is plain SHA-256 and fingerprints use a random key of the process (they match within
+   * one run only).
    */
   key?: Buffer;
   /** Told when the file was found deleted or replaced before a write, and opened again at its path. */
@@ -132,8 +161,10 @@ export interface AuditLogOptions {
 }
 
 /**
- * The hash-chained audit log: one JSON line per RPC, each carrying the SHA-256 of the line before it, so that an
- * edited, deleted or reordered line shows (see verifyAuditChain).
+ * The hash-chained audit log: one JSON line per RPC, each ending with its own hash (keyed with the audit key) and
+ * carrying the previous line's as `prev`, so that an edited, deleted or reordered line shows (see
+ * verifyAuditChain). A run's first line (`start`) links to the last line already in the file, so a deleted run,
+ * or a run's cut tail, shows too.
  *
  * Group commit: `record` hashes and enqueues its line at once (so the chain follows call order); a write starts
  * at the end of the event-loop turn (setImmediate) and carries every line recorded in that turn, and the lines
@@ -148,8 +179,6 @@ export interface AuditLogOptions {
  * call is in it any more, so the service fails closed rather than answering unaudited calls.
  */
 export class AuditLog {
-  /** A per-process random start value: a verifier tells a restart (start:true) from deleted lines. */
-  private prev = randomBytes(32).toString("hex");
   private seq = 0;
   private pending: Batch | undefined;
   private inFlight: Batch | undefined;
@@ -164,15 +193,19 @@ export class AuditLog {
   private flushScheduled = false;
 
   private readonly fingerprintKey: Buffer;
+  private readonly key: Buffer | undefined;
   private bytes = 0;
 
   private constructor(
     private readonly writeBatch: (data: string) => Promise<void>,
     private readonly release: () => void,
     options: AuditLogOptions,
+    /** The hash the run's first line links to: the last line already in the file, or GENESIS. */
+    private prev: string,
     /** Asks the sink to open its file again before its next write; false when it has no file to reopen. */
     readonly reopen: () => boolean = () => false,
   ) {
+    this.key = options.key;
     this.fingerprintKey = options.key ?? randomBytes(32);
   }
 
@@ -186,8 +219,11 @@ export class AuditLog {
    * the same way. A reopen that fails fails that write, and the log fails closed as for any failed write.
    */
   static toFile(path: string, options: AuditLogOptions = {}): AuditLog {
-    let fd = openSync(path, "a", 0o600);
+    // "a+": appends, and lets the start read the last line the run links to.
+    let fd = openSync(path, "a+", 0o600);
+    const tail = tailOf(fd);
     let reopenWanted = false;
+    let cut = tail.cut;
     return new AuditLog(
       // async, so that a failed open becomes this write's rejection rather than an exception in a timer.
       async (data) => {
@@ -201,10 +237,15 @@ export class AuditLog {
           closeSync(previous);
           if (gone) options.onReopenedDetached?.();
         }
+        if (cut) {
+          cut = false;
+          return appendDurably(fd, `\n${data}`);
+        }
         return appendDurably(fd, data);
       },
       () => closeSync(fd),
       options,
+      tail.prev,
       () => {
         reopenWanted = true;
         return true;
@@ -219,7 +260,14 @@ export class AuditLog {
       // The stream belongs to the caller (stdout must stay open for the service log).
       () => {},
       options,
+      // A stream cannot be read back: the run starts from GENESIS; an anchored head covers what came before.
+      GENESIS,
     );
+  }
+
+  /** The last line recorded: its seq in this run and its hash, for anchoring outside the host. */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.seq, hash: this.prev };
   }
 
   /** True once a write failed: every later record() is refused, so the service can answer nothing. */
@@ -247,7 +295,7 @@ export class AuditLog {
       this.isoMs = ms;
       this.iso = new Date(ms).toISOString();
     }
-    const line =
+    const content =
       '{"log":"audit","time":"' +
       this.iso +
       '","requestId":' +
@@ -271,8 +319,9 @@ export class AuditLog {
       this.prev +
       '","seq":' +
       this.seq +
-      (this.seq === 1 ? ',"start":true}' : "}");
-    this.prev = hashAuditLine(line);
+      (this.seq === 1 ? ',"start":true' : "");
+    this.prev = auditLineHash(content, this.key);
+    const line = `${content},"hash":"${this.prev}"}`;
     this.pending ??= newBatch();
     this.pending.data += `${line}\n`;
     const { promise } = this.pending;
