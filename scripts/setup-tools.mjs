@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
-// redis-server, kube-apiserver).
+// redis-server, kube-apiserver, and the one-node cluster's tools listed in setup-kube-node.mjs).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
@@ -28,6 +28,7 @@ import {
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { kubeNodeTools, kubeVersionLdflags } from "./setup-kube-node.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const binDir = join(repoRoot, ".tools", "bin");
@@ -118,16 +119,13 @@ const TOOLS = [
     version: "v1.31.4",
     lane: "go",
     install: (dir, log) =>
-      goBuildModule(dir, join(repoRoot, "tools", "kube-apiserver"), "k8s.io/kubernetes/cmd/kube-apiserver", log, [
-        // What kubernetes' own build stamps in (hack/lib/version.sh): without it the server reports
-        // v0.0.0-master, which clients that check the cluster version (helm's kubeVersion) refuse.
-        ...["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
-          `-X ${pkg}.gitVersion=v1.31.4`,
-          `-X ${pkg}.gitMajor=1`,
-          `-X ${pkg}.gitMinor=31`,
-          `-X ${pkg}.gitTreeState=clean`,
-        ]),
-      ]),
+      goBuildModule(
+        dir,
+        join(repoRoot, "tools", "kube-apiserver"),
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        log,
+        kubeVersionLdflags,
+      ),
     binary: async (dir) => join(dir, "kube-apiserver"),
     verify: ["--version"],
     // The tests use long-stable flags and APIs (TokenRequest, TokenReview, RBAC v1), so any 1.x on PATH will do.
@@ -141,6 +139,9 @@ class SetupError extends Error {
     this.remedy = remedy;
   }
 }
+
+// Here rather than in TOOLS' literal: SetupError, which they use, exists only from the line above.
+TOOLS.push(...kubeNodeTools({ repoRoot, goBuildModule, goInstall, findGo, run, SetupError }));
 
 function parseOnly(argv) {
   const known = TOOLS.map((tool) => tool.names[0]);
@@ -270,7 +271,7 @@ async function goBuildModule(dir, moduleDir, packagePath, log, ldflags = []) {
  * refused through policy-rc.d for the length of the install.
  */
 async function aptInstall(tool, log, logPath) {
-  const command = `apt-get install ${tool.aptPackage}`;
+  const command = `apt-get install ${[tool.aptPackage].flat().join(" ")}`;
   if (process.getuid?.() !== 0 || !(await onPath("apt-get"))) {
     throw new SetupError(`${tool.names[0]} is not on PATH`, tool.howToGet);
   }
@@ -284,7 +285,8 @@ async function aptInstall(tool, log, logPath) {
   if (ownPolicy) await writeFile(policy, refuseStarts, { mode: 0o755, flag: "wx" });
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   // Another apt run (a second checkout setting up) holds dpkg's lock for a while: wait for it rather than fail.
-  const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", tool.aptPackage];
+  const packages = [tool.aptPackage].flat();
+  const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", ...packages];
   try {
     try {
       await run("apt-get", install, { env, log });
