@@ -271,7 +271,8 @@ async function goBuildModule(dir, moduleDir, packagePath, log, ldflags = []) {
  * refused through policy-rc.d for the length of the install.
  */
 async function aptInstall(tool, log, logPath) {
-  const command = `apt-get install ${[tool.aptPackage].flat().join(" ")}`;
+  const packages = [tool.aptPackage].flat();
+  const command = `apt-get install ${packages.join(" ")}`;
   if (process.getuid?.() !== 0 || !(await onPath("apt-get"))) {
     throw new SetupError(`${tool.names[0]} is not on PATH`, tool.howToGet);
   }
@@ -285,7 +286,6 @@ async function aptInstall(tool, log, logPath) {
   if (ownPolicy) await writeFile(policy, refuseStarts, { mode: 0o755, flag: "wx" });
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   // Another apt run (a second checkout setting up) holds dpkg's lock for a while: wait for it rather than fail.
-  const packages = [tool.aptPackage].flat();
   const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", ...packages];
   try {
     try {
