@@ -19,6 +19,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const devDir = join(root, DEV_DIR_NAME);
 const files = devFiles(devDir);
 const coreMain = join(root, "services", "totp-core", "dist", "main.js");
+const telegramBotMain = join(root, "services", "telegram-bot", "dist", "main.js");
 const show = (file) => relative(process.cwd(), file) || file;
 
 /** Creates what is missing; never replaces anything, so seeds and the certificates handed out stay valid. */
@@ -79,19 +80,19 @@ function coreEnvironment(listen) {
 }
 
 /** One pino line as `totp-core  INFO  message {fields}`; anything else as it came. */
-function formatLogLine(line) {
+function formatLogLine(line, name = "totp-core") {
   let entry;
   try {
     entry = JSON.parse(line);
   } catch {
-    return `totp-core  ${line}`;
+    return `${name}  ${line}`;
   }
   const levels = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
   const { level, msg, time: _time, pid: _pid, hostname: _hostname, service: _service, ...fields } = entry;
   // A stack trace helps nobody at a first run; the error's message says what went wrong.
   if (fields.err?.message) fields.err = fields.err.message;
   const rest = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
-  return `totp-core  ${(levels[level] ?? String(level)).padEnd(5)}  ${msg ?? ""}${rest}`;
+  return `${name}  ${(levels[level] ?? String(level)).padEnd(5)}  ${msg ?? ""}${rest}`;
 }
 
 function announceBots() {
@@ -101,8 +102,24 @@ function announceBots() {
       console.log(`${bot}: ${set.join(", ")} set, but the bot is not part of this version; not started`);
     }
   };
-  notYet("telegram-bot", ["TELEGRAM_BOT_TOKEN"]);
   notYet("zulip-bot", ["ZULIP_REALM", "ZULIP_EMAIL", "ZULIP_API_KEY"]);
+}
+
+/**
+ * The Telegram bot next to the core, when a token is set: the user's TELEGRAM_* variables, the core's address and
+ * the development certificate `totpctl dev-certs` made for it. Its log lines are printed like the core's.
+ */
+function startTelegramBot(address) {
+  if (!process.env.TELEGRAM_BOT_TOKEN && !process.env.TELEGRAM_BOT_TOKEN_FILE) return undefined;
+  const [cert, key] = certFiles("telegram-bot");
+  const env = { ...process.env, TOTP_ADDR: address, TOTP_TLS_CERT: cert, TOTP_TLS_KEY: key, TOTP_TLS_CA: files.ca };
+  const bot = spawn(process.execPath, [telegramBotMain], { env, stdio: ["ignore", "pipe", "pipe"] });
+  for (const stream of [bot.stdout, bot.stderr]) {
+    createInterface({ input: stream }).on("line", (line) => console.log(formatLogLine(line, "telegram-bot")));
+  }
+  bot.on("close", (code, signal) => console.log(`telegram-bot exited (${signal ?? `code ${code}`})`));
+  process.on("exit", () => bot.kill("SIGKILL"));
+  return bot;
 }
 
 function banner(address, store) {
@@ -136,6 +153,7 @@ async function main() {
   const exited = new Promise((done) => core.on("close", (code, signal) => done({ code, signal })));
   let ready = false;
   let portTaken = false;
+  let telegramBot;
   for (const stream of [core.stdout, core.stderr]) {
     createInterface({ input: stream }).on("line", (line) => {
       console.log(formatLogLine(line));
@@ -145,6 +163,7 @@ async function main() {
         ready = true;
         const store = JSON.parse(line).store;
         console.log(banner(address, store));
+        telegramBot = startTelegramBot(address);
       }
     });
   }
@@ -153,6 +172,7 @@ async function main() {
   const stop = () => {
     // A second Ctrl-C means now.
     core.kill(stopping ? "SIGKILL" : "SIGTERM");
+    telegramBot?.kill(stopping ? "SIGKILL" : "SIGTERM");
     stopping = true;
   };
   process.on("SIGINT", stop);

@@ -45,6 +45,8 @@ export interface BenchResults {
     store: string;
   };
   core: Series;
+  /** totp-core with its rate limits counted in Redis, as replicas share them. */
+  shared: Series;
   echo: Series;
   engine: Series;
   /** Both gRPC servers throttled to half totp-core's peak: the same rate for both. */
@@ -67,6 +69,7 @@ export interface BenchResults {
   profile: (ProfileSummary & { file: string }) | undefined;
   ratios: {
     coreToEcho: number;
+    sharedToCore: number;
     coreToEngine: number;
     halfPeakP99Ms: number;
     coldPathVaultReads: number;
@@ -133,6 +136,7 @@ export function formatTable(r: BenchResults): string {
       ),
     );
   addSeries(r.core);
+  addSeries(r.shared);
   addSeries(r.echo);
   addSeries(r.engine);
   const half = r.halfPeak;
@@ -147,6 +151,7 @@ export function formatTable(r: BenchResults): string {
   lines.push(
     "",
     `core / echo throughput     ${fixed(q.coreToEcho, 2)}   (target >= 0.90: ${mark("coreToEcho")})`,
+    `Redis limits / per process ${fixed(q.sharedToCore, 2)}   (target >= 0.90: ${mark("sharedToCore")})`,
     `core / TOTP engine         ${fixed(q.coreToEngine, 2)}   (target >= 2: ${mark("coreToEngine")})`,
     `core p99 at half peak      ${fixed(q.halfPeakP99Ms, 2)} ms (target <= 2 ms: ${mark("halfPeakP99")}; echo at that rate ${fixed(half.echo.p99Ms, 2)} ms)`,
     `cold path: ${r.coldPath.calls} calls, ${r.coldPath.ok} ok, Vault reads ${q.coldPathVaultReads} (target exactly 1: ${mark("coldPath")})`,

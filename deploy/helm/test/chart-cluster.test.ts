@@ -148,7 +148,7 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     const secret = newSecret();
     const registered = await eventually(
       () => grpcurl("RegisterSeed", { label: "in-cluster", otpauthUri: `otpauth://totp/Demo:alice?secret=${secret}` }),
-      "RegisterSeed through the NodePort",
+      { what: "RegisterSeed through the NodePort", timeoutMs: 60_000 },
     );
     expect(registered).toMatchObject({ info: { label: "in-cluster" } });
     const answer = await grpcurl("GenerateCode", { label: "in-cluster" });
@@ -224,17 +224,20 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
   it("uninstalls leaving nothing of the release behind", async () => {
     const uninstall = await helmIn("uninstall", RELEASE, "--wait", "--timeout", "5m");
     expect(uninstall.code).toBe(0);
-    const left = await eventually(async () => {
-      const out = await kubectl(
-        "get",
-        "all,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies,roles,rolebindings",
-        "-l",
-        `app.kubernetes.io/instance=${RELEASE}`,
-        "-o",
-        "name",
-      );
-      return out.trim() === "" ? "nothing" : undefined;
-    }, "objects of the release");
+    const left = await eventually(
+      async () => {
+        const out = await kubectl(
+          "get",
+          "all,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies,roles,rolebindings",
+          "-l",
+          `app.kubernetes.io/instance=${RELEASE}`,
+          "-o",
+          "name",
+        );
+        return out.trim() === "" ? "nothing" : undefined;
+      },
+      { what: "the release's objects to be gone", timeoutMs: 120_000 },
+    );
     expect(left).toBe("nothing");
     const releaseSecrets = await kubectl("get", "secrets", "-l", "owner=helm", "-o", "name");
     expect(releaseSecrets.trim()).toBe("");

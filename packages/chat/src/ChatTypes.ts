@@ -82,6 +82,12 @@ export interface ChatReply {
   deleteUserMessage?: boolean;
   /** The reply answers a button press whose message should now show this reply instead (edit in place). */
   replacesMessage?: boolean;
+  /**
+   * totp-core could not be reached (UNAVAILABLE or DEADLINE_EXCEEDED once the SDK's retries were spent). An adapter
+   * that still holds the platform event (a poll not yet confirmed, a webhook request not yet answered) may wait and
+   * run it again, so that a core restart loses no message; when it gives up, it sends this reply.
+   */
+  coreUnavailable?: boolean;
 }
 
 /** What the core needs to run: the SDK client (mTLS, deadlines, retries) and a clock. */

@@ -49,7 +49,10 @@ export function errorReply(err: unknown, subject: ErrorSubject): ChatReply {
       ]);
     case "UNAVAILABLE":
     case "DEADLINE_EXCEEDED":
-      return reply("The code service is unavailable right now. Please try again in a moment.");
+      return {
+        ...reply("The code service is unavailable right now. Please try again in a moment."),
+        coreUnavailable: true,
+      };
     default:
       return reply(GENERIC);
   }

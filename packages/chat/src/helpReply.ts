@@ -61,3 +61,12 @@ export function seedHintReply(): ChatReply {
     text(", or a photo of its QR code with the label as caption."),
   ]);
 }
+
+/** For a sender the bot's allowlist does not name: totp-core is not called; the principal lets an operator add them. */
+export function notAllowedReply(ctx: ChatContext): ChatReply {
+  return reply("Sorry, this bot answers only the people its operator listed, and you are not among them yet.", [
+    text("If you need it, ask an operator to add you; your principal is "),
+    strong(principalOf(ctx)),
+    text("."),
+  ]);
+}

@@ -1,4 +1,16 @@
 export { actionCommand, decodeAction, encodeAction, MAX_ACTION_BYTES } from "./actionData.js";
+export {
+  ConfigError,
+  configErrorFrom,
+  type Env,
+  type HostPort,
+  parseHostPort,
+  presentEnv,
+  readConfiguredFile,
+  type SchemaIssues,
+  secretFromEnv,
+  totpClientConfig,
+} from "./botConfig.js";
 export type {
   ChatAction,
   ChatButton,
@@ -15,7 +27,9 @@ export { errorReply } from "./errorReply.js";
 export { handleAction } from "./handleAction.js";
 export { handleImage } from "./handleImage.js";
 export { handleMessage } from "./handleMessage.js";
+export { notAllowedReply } from "./helpReply.js";
 export { isLabel, labelProblem, MAX_LABEL_LENGTH } from "./labelRule.js";
 export { looksLikeSeed } from "./looksLikeSeed.js";
 export { type ChatCommand, parseCommand } from "./parseCommand.js";
 export { principalOf } from "./principalOf.js";
+export { type HealthServer, type ReadinessCheck, startHealthServer } from "./startHealthServer.js";

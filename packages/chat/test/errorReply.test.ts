@@ -44,6 +44,16 @@ describe("errorReply, the one mapping from a failed call to what the user reads"
     }
   });
 
+  it("marks only an unreachable core as such, so an adapter may run the message again later", () => {
+    for (const code of [status.UNAVAILABLE, status.DEADLINE_EXCEEDED]) {
+      expect(errorReply(new TotpClientError(code, "down"), subject).coreUnavailable).toBe(true);
+    }
+    for (const code of [status.NOT_FOUND, status.PERMISSION_DENIED, status.INVALID_ARGUMENT, status.INTERNAL]) {
+      expect(errorReply(new TotpClientError(code, "no"), subject).coreUnavailable).toBeUndefined();
+    }
+    expect(errorReply(new Error("boom"), subject).coreUnavailable).toBeUndefined();
+  });
+
   it("gives anything else one fixed message, never the error's own text or stack", () => {
     const generic = "Something went wrong on my side. Please try again later.";
     const internal = new TotpClientError(status.INTERNAL, "vault at 10.0.0.7:8200 said permission denied");

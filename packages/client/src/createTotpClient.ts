@@ -5,6 +5,7 @@ import {
   credentials,
   type CallOptions as GrpcCallOptions,
   Metadata,
+  makeGenericClientConstructor,
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
@@ -21,6 +22,7 @@ import {
   type RegisterSeedResponse,
   TotpServiceClient,
 } from "@totp-custody/contract";
+import { service as healthService, type ServingStatus } from "grpc-health-check";
 import type { TotpClientOptions } from "./options.js";
 import { TotpClientError } from "./TotpClientError.js";
 
@@ -49,6 +51,12 @@ export interface TotpClient {
     request: Input<ImportSeedsRequest> & { uri: string },
     options?: CallOptions,
   ): Promise<ImportSeedsResponse>;
+  /**
+   * totp-core's own answer to grpc.health.v1 Check for the whole server, over this client's mTLS channel (what a
+   * bot's readiness probe asks): SERVING, or NOT_SERVING while its store is down or it shuts down. One attempt with
+   * the deadline; a failed call throws TotpClientError.
+   */
+  checkHealth(options?: CallOptions): Promise<ServingStatus>;
   /** Closes the channel; calls in flight fail. */
   close(): void;
 }
@@ -59,6 +67,8 @@ type Unary<Req, Res> = (
   options: Partial<GrpcCallOptions>,
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
+
+const HealthClient = makeGenericClientConstructor(healthService, "Health");
 
 /** One attempt's end: the answer, or the error and whether the request may have reached totp-core. */
 type Attempt<Res> = { response: Res } | { error: TotpClientError; sent: boolean };
@@ -108,12 +118,22 @@ export function createTotpClient(options: TotpClientOptions): TotpClient {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const backoffMs = options.backoffMs ?? 100;
 
-  function attemptOnce<Req, Res>(method: Unary<Req, Res>, request: Req, call: CallOptions): Promise<Attempt<Res>> {
+  // The health service's stub shares the channel: the probe checks the connection the calls use.
+  const health = new HealthClient(options.address, credentials.createInsecure(), {
+    channelOverride: client.getChannel(),
+  });
+
+  function attemptOnce<Req, Res>(
+    method: Unary<Req, Res>,
+    request: Req,
+    call: CallOptions,
+    stub: object = client,
+  ): Promise<Attempt<Res>> {
     return new Promise((resolve) => {
       const deadline = new Date(Date.now() + (call.deadlineMs ?? deadlineMs));
       // grpc-js ends a call on a later tick (process.nextTick, setImmediate), never within method.call: `pending` is
       // set by the time the callback reads it.
-      const pending = method.call(client, request, new Metadata(), { deadline }, (err, res) =>
+      const pending = method.call(stub, request, new Metadata(), { deadline }, (err, res) =>
         resolve(err ? { error: asClientError(err), sent: openedStream(pending) } : { response: res }),
       );
       call.signal?.addEventListener("abort", () => pending.cancel(), { once: true });
@@ -147,6 +167,12 @@ export function createTotpClient(options: TotpClientOptions): TotpClient {
     deleteSeed: (request, call) => invoke(client.deleteSeed, { onBehalfOf: "", ...request }, call),
     importSeeds: (request, call) =>
       invoke(client.importSeeds, { onBehalfOf: "", labelPrefix: "", overwrite: false, ...request }, call),
+    checkHealth: async (call = {}) => {
+      const check = health.Check as Unary<{ service: string }, { status?: ServingStatus }>;
+      const outcome = await attemptOnce(check, { service: "" }, call, health);
+      if ("error" in outcome) throw outcome.error;
+      return outcome.response.status ?? "UNKNOWN";
+    },
     close: () => client.close(),
   };
 }

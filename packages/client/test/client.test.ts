@@ -144,6 +144,16 @@ describe("the client SDK", () => {
     client.close();
   });
 
+  it("asks the core's health over its own mTLS channel, and fails when nothing answers", async () => {
+    if (!core) throw new Error("the first test starts the core");
+    const client = createTotpClient({ ...core.clientOptions("app"), maxAttempts: 1 });
+    await expect(client.checkHealth()).resolves.toBe("SERVING");
+    client.close();
+    const nobody = appClient(`127.0.0.1:${await freePort()}`, { deadlineMs: 2000 });
+    await expect(nobody.checkHealth()).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    nobody.close();
+  });
+
   it("reads its options from TOTP_ADDR and TOTP_TLS_* and names a missing one", () => {
     const app = pki.clients.app;
     if (!app) throw new Error("no app certificate");

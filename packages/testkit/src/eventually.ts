@@ -1,25 +1,34 @@
+export interface EventuallyOptions {
+  /** A bound against hangs, not a timing requirement. Default 10 s. */
+  timeoutMs?: number;
+  /** What is awaited, as the failure names it. */
+  what?: string;
+}
+
+const POLL_MS = 50;
+
 /**
- * Polls `probe` until it answers a value other than undefined or false, and answers that value; a probe that throws
- * is tried again. After `timeoutMs` (a bound against hangs, never a timing requirement) it throws with the last
- * error seen. For what a cluster does a moment later: kube-proxy programs a new Service about a second after it
- * exists.
+ * Polls `probe` until it returns a truthy value, which it returns. A probe that throws counts as "not yet"; when time
+ * runs out the error names `what` and carries the probe's last error.
  */
 export async function eventually<T>(
-  probe: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
+  probe: () => T | Promise<T>,
+  options: EventuallyOptions = {},
+): Promise<NonNullable<T>> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
-  let last = "no answer yet";
+  let lastError: unknown;
   for (;;) {
     try {
       const value = await probe();
-      if (value !== undefined && value !== false) return value;
-      last = "not yet";
+      if (value) return value as NonNullable<T>;
     } catch (error) {
-      last = (error as Error).message;
+      lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: still not so after ${timeoutMs} ms (${last})`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    if (Date.now() > deadline) {
+      const cause = lastError instanceof Error ? `: ${lastError.message}` : "";
+      throw new Error(`timed out waiting for ${options.what ?? "a condition"} after ${timeoutMs} ms${cause}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

@@ -1,5 +1,5 @@
 export { spiffeId, TRUST_DOMAIN } from "@totp-custody/pki";
-export { eventually } from "./eventually.js";
+export { type EventuallyOptions, eventually } from "./eventually.js";
 export { freePort } from "./freePort.js";
 export { KubeApiError } from "./KubeApiError.js";
 export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
@@ -45,3 +45,17 @@ export { readTestJson, testDataPath } from "./testData.js";
 export { toolPath } from "./toolPath.js";
 export { VaultError } from "./VaultError.js";
 export { vaultRequest } from "./vaultRequest.js";
+export { startZulipServer } from "./zulip/startZulipServer.js";
+export type {
+  MessageDeletionPolicy,
+  QueueInfo,
+  RequestLogEntry,
+  SeenConversation,
+  SeenMessage,
+  SeenWhere,
+  UserRef,
+  WebhookDelivery,
+  ZulipServer,
+  ZulipServerOptions,
+  ZulipUser,
+} from "./zulip/ZulipTypes.js";

@@ -18,10 +18,16 @@ export interface RedisServer {
   /** redis://[:password@]127.0.0.1:<port>, or rediss:// with TLS. */
   readonly url: string;
   readonly port: number;
+  /** The running server's process id (the benchmark charges its CPU to the row that uses it). */
+  readonly pid: number | undefined;
   /** Stops the server but keeps its port (an outage); `start` brings it back, empty. */
   halt(): Promise<void>;
   /** Starts a halted server again on the same port. */
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing, as a hung Redis does. */
+  freeze(): void;
+  /** SIGCONT: a frozen server answers again, its data intact. */
+  thaw(): void;
   /** Stops the server and removes its folder; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -93,10 +99,15 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   return {
     url: `${tls ? "rediss" : "redis"}://${auth}127.0.0.1:${port}`,
     port,
+    get pid() {
+      return handle?.pid;
+    },
     async halt() {
       await handle?.stop();
     },
     start: launch,
+    freeze: () => handle?.kill("SIGSTOP"),
+    thaw: () => handle?.kill("SIGCONT"),
     stop,
   };
 }

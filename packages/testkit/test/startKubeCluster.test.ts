@@ -147,16 +147,16 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("startKubeCluster (one 
       spec: { clusterIP: string; ports: { nodePort: number }[] };
     };
     // kube-proxy programs a new Service's rules a moment after it exists: poll, never assert once.
-    const viaClusterIp = await eventually(
-      () => httpText(`http://${service.spec.clusterIP}/health`),
-      `http://${service.spec.clusterIP}/health`,
-    );
+    const viaClusterIp = await eventually(() => httpText(`http://${service.spec.clusterIP}/health`), {
+      what: `http://${service.spec.clusterIP}/health`,
+      timeoutMs: 60_000,
+    });
     expect(viaClusterIp).toBe("200 OK");
     const nodePort = service.spec.ports[0]?.nodePort;
-    const viaNodePort = await eventually(
-      () => httpText(`http://127.0.0.1:${nodePort}/health`),
-      `NodePort ${nodePort} on 127.0.0.1`,
-    );
+    const viaNodePort = await eventually(() => httpText(`http://127.0.0.1:${nodePort}/health`), {
+      what: `NodePort ${nodePort} on 127.0.0.1`,
+      timeoutMs: 60_000,
+    });
     expect(viaNodePort).toBe("200 OK");
   });
 

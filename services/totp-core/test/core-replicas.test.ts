@@ -346,6 +346,45 @@ describe("Redis as an option, not a dependency", () => {
     }
   });
 
+  it("keeps answering while Redis hangs: no call waits on it, and it is picked up again once it answers", async () => {
+    const redis = await startRedis();
+    const replicas = await startReplicas(pki, 1, {
+      ...vaultEnv(vault),
+      TOTP_REDIS_URL: redis.url,
+      TOTP_RATE_CODES_PER_LABEL: String(CODES_PER_LABEL),
+    });
+    const [core] = replicas.cores as [RunningCore];
+    const metricsPort = replicas.metricsPorts[0] ?? 0;
+    // One attempt with a deadline far above TOTP_REDIS_TIMEOUT_MS (100 ms) and far below a TCP timeout: a call
+    // that waited for the frozen server's answer would fail with DEADLINE_EXCEEDED.
+    const client = createTotpClient({ ...core.clientOptions(bot), maxAttempts: 1, deadlineMs: 2000 });
+    try {
+      await core.process.waitForOutput(/Redis available/, 10_000);
+      const principal = "telegram:4002";
+      await client.registerSeed({ label: "hang", onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+      redis.freeze();
+      const answers = [];
+      for (let i = 0; i < CODES_PER_LABEL + 3; i++) answers.push(await codeOrError(client, "hang", principal));
+      const outcomes = answers.map((answer) => answer.error ?? "OK");
+      // The per-process insurance limit takes over with the same allowance; nothing fails for want of Redis.
+      expect(outcomes.filter((o) => o === "OK")).toHaveLength(CODES_PER_LABEL);
+      expect(new Set(outcomes.filter((o) => o !== "OK"))).toEqual(new Set(["RESOURCE_EXHAUSTED"]));
+      const during = await metricsOf(metricsPort);
+      expect(during.get("totp_redis_up")).toBe(0);
+      expect(during.get("totp_redis_fallback_total")).toBeGreaterThanOrEqual(CODES_PER_LABEL);
+      expect(core.process.stdout.match(/Redis unavailable/g)).toHaveLength(1);
+
+      redis.thaw();
+      await core.process.waitForOutput(/Redis available(.|\n)*Redis available/, 10_000);
+      expect((await metricsOf(metricsPort)).get("totp_redis_up")).toBe(1);
+    } finally {
+      redis.thaw();
+      client.close();
+      await replicas.stop();
+      await redis.stop();
+    }
+  });
+
   it("speaks TLS to a rediss:// URL with TOTP_REDIS_CA_FILE", async () => {
     const redis = await startRedis({
       tls: { certPath: pki.server.certPath, keyPath: pki.server.keyPath, caPath: pki.caPath },

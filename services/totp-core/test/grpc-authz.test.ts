@@ -67,6 +67,8 @@ describe("who may call totp-core", () => {
       listLabels: (r = {}) => unary(s.listLabels, ListLabelsRequest.fromPartial(r)),
       deleteSeed: (r) => unary(s.deleteSeed, DeleteSeedRequest.fromPartial(r)),
       importSeeds: (r) => unary(s.importSeeds, ImportSeedsRequest.fromPartial(r)),
+      // Authorization concerns TotpService only; health checks are tested in core-health.test.ts.
+      checkHealth: () => Promise.reject(new Error("not part of the authorization tests")),
       close: () => bare.close(),
     };
     extra.push(client);
