@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runCommand as command } from "./runCommand.js";
 
@@ -19,6 +19,16 @@ const SYSCTLS = [
 ];
 
 const NETNS_DIR = "/run/netns";
+/**
+ * Folders the cluster's parts create at fixed places (containerd's shim sockets and runc state, the CNI cache,
+ * the flex-volume folder, the network-namespace folder): removed after a run that created them.
+ */
+const FIXED_FOLDERS = ["/run/containerd", "/var/lib/cni", "/usr/libexec/kubernetes", NETNS_DIR];
+/**
+ * containerd's CRI names its pods' network namespaces cni-<uuid>; others share the folder (podman's are
+ * netns-<uuid>) and are none of ours.
+ */
+const OUR_NETNS = /^cni-/;
 /** Chains kubelet and kube-proxy (KUBE-*) and the CNI portmap plugin (CNI-*) create. */
 const OUR_CHAINS = /^(KUBE-|CNI-)/;
 const TABLES = ["filter", "nat", "mangle", "raw"];
@@ -31,7 +41,7 @@ export interface HostState {
   /**
    * Undoes what the cluster left on the host: mounts below `dir`, network namespaces and kubepods cgroups that did
    * not exist before (processes still in those cgroups are killed: only the cluster's pods run there), KUBE-* and
-   * CNI-* iptables chains and the rules jumping to them, and the sysctls. Each step runs even if one before failed;
+   * CNI-* iptables chains and the rules jumping to them, the fixed folders the run created, and the sysctls. Each step runs even if one before failed;
    * the first failure is thrown at the end.
    */
   restore(): Promise<void>;
@@ -45,6 +55,8 @@ export async function snapshotHostState(dir: string): Promise<HostState> {
     if (value !== undefined) sysctls.set(path, value.trim());
   }
   const netnsBefore = new Set(await readdir(NETNS_DIR).catch(() => []));
+  const foldersBefore = new Set<string>();
+  for (const folder of FIXED_FOLDERS) if (await exists(folder)) foldersBefore.add(folder);
   const cgroupsBefore = new Set(await kubepodsCgroups());
   const rulesBefore = new Map<string, Set<string>>();
   for (const family of iptablesFamilies()) rulesBefore.set(family, new Set(await iptablesLines(family)));
@@ -62,7 +74,7 @@ export async function snapshotHostState(dir: string): Promise<HostState> {
       };
       await step(() => unmountBelow(dir));
       for (const name of await readdir(NETNS_DIR).catch(() => [])) {
-        if (netnsBefore.has(name)) continue;
+        if (netnsBefore.has(name) || !OUR_NETNS.test(name)) continue;
         await step(async () => {
           await command("umount", [join(NETNS_DIR, name)]).catch(() => undefined);
           await rm(join(NETNS_DIR, name), { force: true });
@@ -74,10 +86,31 @@ export async function snapshotHostState(dir: string): Promise<HostState> {
       for (const family of iptablesFamilies()) {
         await step(() => removeOurChains(family, rulesBefore.get(family) ?? new Set()));
       }
+      for (const folder of FIXED_FOLDERS) {
+        if (foldersBefore.has(folder)) continue;
+        if (folder === NETNS_DIR) {
+          // Only when empty: another engine (podman) may keep its namespaces there by now. The CNI plugins
+          // bind-mount the folder on itself (shared propagation) before they put namespaces in it.
+          if ((await readdir(folder).catch(() => ["?"])).length > 0) continue;
+          await step(async () => {
+            await command("umount", [folder]).catch(() => undefined);
+            await rmdir(folder);
+          });
+        } else {
+          await step(() => rm(folder, { recursive: true, force: true }));
+        }
+      }
       for (const [path, value] of sysctls) await step(() => writeFile(join("/proc/sys", path), value));
       if (failures.length > 0) throw failures[0];
     },
   };
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function iptablesFamilies(): string[] {

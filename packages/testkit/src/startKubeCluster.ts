@@ -223,6 +223,7 @@ export async function startKubeCluster(): Promise<KubeCluster> {
       `--service-account-private-key-file=${join(api.dir, "sa.key")}`,
       `--root-ca-file=${caPath}`,
       `--service-cluster-ip-range=${SERVICE_RANGE}`,
+      `--flex-volume-plugin-dir=${join(dir, "volume-plugins")}`,
     ]);
     const schedulerConfig = await componentConfig("scheduler", tokens.scheduler);
     launch("kube-scheduler", [
@@ -382,6 +383,7 @@ state = "${join(base, "state")}"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "${join(base, "runc")}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "${CNI_BIN_DIR}"
     conf_dir = "${cniConfDir}"

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,8 +21,24 @@ const SYSCTLS = [
   "net/ipv4/conf/all/route_localnet",
   "net/ipv4/ip_forward",
 ];
+// Where containerd, the CNI plugins and the controller-manager would leave folders on the host (/run/netns is
+// shared with podman, whose builds may run meanwhile: the cluster's own namespaces there are cni-*).
+const HOST_FOLDERS = ["/run/containerd", "/var/lib/cni", "/usr/libexec/kubernetes"];
 const NAMESPACE = "web";
 const IMAGE = "localhost/test-web:1";
+
+async function hostFolders(): Promise<string[]> {
+  const present: string[] = [];
+  for (const folder of HOST_FOLDERS)
+    if (
+      await access(folder).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(folder);
+  return present;
+}
 
 async function sysctls(): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
@@ -104,11 +120,13 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("startKubeCluster (one 
   let cluster: KubeCluster;
   let before: Record<string, string>;
   let chainsBefore: string[];
+  let foldersBefore: string[];
   let imageDir: string;
 
   beforeAll(async () => {
     before = await sysctls();
     chainsBefore = await kubeChains();
+    foldersBefore = await hostFolders();
     imageDir = await mkdtemp(join(tmpdir(), "totp-web-image-"));
     cluster = await startKubeCluster();
   }, 600_000);
@@ -172,10 +190,14 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("startKubeCluster (one 
     expect(String(refused)).toMatch(/violates PodSecurity "restricted:latest"/);
   });
 
-  it("stops leaving no KUBE-* chain and the sysctls as they were", async () => {
+  it("stops leaving no KUBE-* chain, mount, bridge or folder behind, and the sysctls as they were", async () => {
     await cluster.stop();
     expect(await kubeChains()).toEqual(chainsBefore);
     expect(await sysctls()).toEqual(before);
+    expect(await hostFolders()).toEqual(foldersBefore);
+    const mounts = await readFile("/proc/self/mountinfo", "utf8");
+    expect(mounts).not.toContain("totp-cluster-");
+    expect(mounts).not.toMatch(/\/run\/netns\/cni-/);
     const links = await runCommand("ip", ["-o", "link", "show"]);
     expect(links).not.toContain("totp-kube0");
   }, 300_000);
