@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
-// redis-server, kube-apiserver, and the one-node cluster's tools listed in setup-kube-node.mjs).
+// redis-server, kube-apiserver, and the one-node cluster's tools listed in setup-kube-node.mjs), and podman with the
+// base images the Dockerfile builds on (scripts/setup-images.mjs).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
@@ -28,6 +29,7 @@ import {
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { podmanTool } from "./setup-images.mjs";
 import { kubeNodeTools, kubeVersionLdflags } from "./setup-kube-node.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -131,6 +133,7 @@ const TOOLS = [
     // The tests use long-stable flags and APIs (TokenRequest, TokenReview, RBAC v1), so any 1.x on PATH will do.
     accepts: (versionOutput) => versionOutput.trim().startsWith("Kubernetes v1."),
   },
+  podmanTool,
 ];
 
 class SetupError extends Error {
@@ -357,6 +360,11 @@ function cacheName(tool) {
 }
 
 async function setUp(tool) {
+  // A tool with its own steps (podman and the image bases) gets this script's helpers instead of the steps below.
+  if (tool.setUp) {
+    const helpers = { cacheRoot, completeMarker: COMPLETE_MARKER, SetupError, run, onPath, linkInto };
+    return tool.setUp({ ...helpers, aptInstall, withInstallLock, isComplete });
+  }
   const name = tool.names[0];
   const link = join(binDir, name);
   if (await linkIsCurrent(link, tool)) return `found ${await realpath(link)}`;

@@ -19,7 +19,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const devDir = join(root, DEV_DIR_NAME);
 const files = devFiles(devDir);
 const coreMain = join(root, "services", "totp-core", "dist", "main.js");
-const telegramBotMain = join(root, "services", "telegram-bot", "dist", "main.js");
 const show = (file) => relative(process.cwd(), file) || file;
 
 /** Creates what is missing; never replaces anything, so seeds and the certificates handed out stay valid. */
@@ -95,29 +94,26 @@ function formatLogLine(line, name = "totp-core") {
   return `${name}  ${(levels[level] ?? String(level)).padEnd(5)}  ${msg ?? ""}${rest}`;
 }
 
-function announceBots() {
-  const notYet = (bot, variables) => {
-    const set = variables.filter((name) => process.env[name]);
-    if (set.length > 0) {
-      console.log(`${bot}: ${set.join(", ")} set, but the bot is not part of this version; not started`);
-    }
-  };
-  notYet("zulip-bot", ["ZULIP_REALM", "ZULIP_EMAIL", "ZULIP_API_KEY"]);
-}
+/** The bots `npm start` runs next to the core, each when one of its own variables is set. */
+const BOTS = [
+  { name: "telegram-bot", variables: ["TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN_FILE"] },
+  // Any of these starts the Zulip bot, which then names what else it needs (exit 2) if something is missing.
+  { name: "zulip-bot", variables: ["ZULIP_REALM", "ZULIP_EMAIL", "ZULIP_API_KEY", "ZULIP_API_KEY_FILE", "ZULIP_RC"] },
+];
 
 /**
- * The Telegram bot next to the core, when a token is set: the user's TELEGRAM_* variables, the core's address and
- * the development certificate `totpctl dev-certs` made for it. Its log lines are printed like the core's.
+ * A bot next to the core: the user's variables, the core's address and the development certificate
+ * `totpctl dev-certs` made for it. Its log lines are printed like the core's.
  */
-function startTelegramBot(address) {
-  if (!process.env.TELEGRAM_BOT_TOKEN && !process.env.TELEGRAM_BOT_TOKEN_FILE) return undefined;
-  const [cert, key] = certFiles("telegram-bot");
+function startBot({ name }, address) {
+  const [cert, key] = certFiles(name);
   const env = { ...process.env, TOTP_ADDR: address, TOTP_TLS_CERT: cert, TOTP_TLS_KEY: key, TOTP_TLS_CA: files.ca };
-  const bot = spawn(process.execPath, [telegramBotMain], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const main = join(root, "services", name, "dist", "main.js");
+  const bot = spawn(process.execPath, [main], { env, stdio: ["ignore", "pipe", "pipe"] });
   for (const stream of [bot.stdout, bot.stderr]) {
-    createInterface({ input: stream }).on("line", (line) => console.log(formatLogLine(line, "telegram-bot")));
+    createInterface({ input: stream }).on("line", (line) => console.log(formatLogLine(line, name)));
   }
-  bot.on("close", (code, signal) => console.log(`telegram-bot exited (${signal ?? `code ${code}`})`));
+  bot.on("close", (code, signal) => console.log(`${name} exited (${signal ?? `code ${code}`})`));
   process.on("exit", () => bot.kill("SIGKILL"));
   return bot;
 }
@@ -141,7 +137,6 @@ async function main() {
       ? `created in ${show(devDir)}/: ${created.join(", ")}`
       : `reusing ${show(devDir)}/ (certificates, key, policy and seeds from before)`,
   );
-  announceBots();
 
   const listen = process.env.TOTP_LISTEN || "127.0.0.1:8443";
   const address = clientAddress(listen);
@@ -153,7 +148,7 @@ async function main() {
   const exited = new Promise((done) => core.on("close", (code, signal) => done({ code, signal })));
   let ready = false;
   let portTaken = false;
-  let telegramBot;
+  let bots = [];
   for (const stream of [core.stdout, core.stderr]) {
     createInterface({ input: stream }).on("line", (line) => {
       console.log(formatLogLine(line));
@@ -163,7 +158,9 @@ async function main() {
         ready = true;
         const store = JSON.parse(line).store;
         console.log(banner(address, store));
-        telegramBot = startTelegramBot(address);
+        bots = BOTS.filter((bot) => bot.variables.some((name) => process.env[name])).map((bot) =>
+          startBot(bot, address),
+        );
       }
     });
   }
@@ -172,7 +169,7 @@ async function main() {
   const stop = () => {
     // A second Ctrl-C means now.
     core.kill(stopping ? "SIGKILL" : "SIGTERM");
-    telegramBot?.kill(stopping ? "SIGKILL" : "SIGTERM");
+    for (const bot of bots) bot.kill(stopping ? "SIGKILL" : "SIGTERM");
     stopping = true;
   };
   process.on("SIGINT", stop);

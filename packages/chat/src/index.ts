@@ -33,3 +33,4 @@ export { looksLikeSeed } from "./looksLikeSeed.js";
 export { type ChatCommand, parseCommand } from "./parseCommand.js";
 export { principalOf } from "./principalOf.js";
 export { type HealthServer, type ReadinessCheck, startHealthServer } from "./startHealthServer.js";
+export { type CoreWaitOptions, pauseMs, untilCoreAnswers } from "./untilCoreAnswers.js";

@@ -6,13 +6,13 @@ import {
   handleMessage,
   looksLikeSeed,
   notAllowedReply,
+  untilCoreAnswers,
 } from "@totp-custody/chat";
 import type { Logger } from "pino";
 import { type Telegram, TelegramError } from "telegraf";
 import type { CodeExpiry } from "./CodeExpiry.js";
 import { type Deletion, renderReply, type TelegramMessage } from "./renderReply.js";
 import type { BotInput, Place } from "./routeUpdate.js";
-import { untilCoreAnswers } from "./untilCoreAnswers.js";
 import { withTelegramRetry } from "./withTelegramRetry.js";
 
 /** Telegram lets bots download files up to 20 MB; a QR code photo is far smaller. */

@@ -1,8 +1,8 @@
 import type { ChatReply } from "@totp-custody/chat";
+import { pauseMs, untilCoreAnswers } from "@totp-custody/chat";
 import { TelegramError } from "telegraf";
 import { describe, expect, it } from "vitest";
 import { CodeExpiry } from "../src/CodeExpiry.js";
-import { pauseMs, untilCoreAnswers } from "../src/untilCoreAnswers.js";
 import { retryDelayMs, withTelegramRetry } from "../src/withTelegramRetry.js";
 
 const tooMany = (retryAfter: number) =>

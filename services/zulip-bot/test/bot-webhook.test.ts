@@ -1,0 +1,130 @@
+import { freePort, migrationUri, newSecret, type ProcessHandle } from "@totp-custody/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ask,
+  type BotFixture,
+  botDms,
+  expectCleanOutput,
+  expectCodeReply,
+  expectNoMoreReplies,
+  startBotFixture,
+} from "./botFixture.js";
+
+const TOKEN = "outgoing-webhook-token-of-the-test";
+
+describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served streams", () => {
+  let fx: BotFixture;
+  let bot: ProcessHandle;
+  let url: string;
+  const secrets: string[] = [TOKEN];
+
+  beforeAll(async () => {
+    fx = await startBotFixture();
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}/zulip`;
+    bot = await fx.startBot({
+      ZULIP_WEBHOOK_LISTEN: `127.0.0.1:${port}`,
+      ZULIP_WEBHOOK_TOKEN: TOKEN,
+      ZULIP_ALLOWED_SENDERS: `${fx.alice.email.toUpperCase()}, 999`,
+      ZULIP_STREAMS: "ops",
+    });
+    fx.zulip.setOutgoingWebhook(fx.bot, { url, token: TOKEN });
+  });
+  afterAll(async () => {
+    if (bot) expectCleanOutput(bot, secrets);
+    await fx?.close();
+  });
+
+  /** The audit lines totp-core wrote for `principal` (its audit log goes to its stdout here). */
+  const coreCallsOf = (principal: string) =>
+    fx.core.process.stdout
+      .split("\n")
+      .filter((line) => line.includes('"principal"'))
+      .filter((line) => JSON.parse(line).principal === principal);
+
+  it("keeps no event queue, and answers help in place through the webhook response", async () => {
+    const reply = await ask(fx, fx.alice, "help");
+    expect(reply.content).toContain("`code <label>`");
+    const delivery = fx.zulip.webhookDeliveries.find((d) => d.replyMessageId === reply.id);
+    expect(delivery).toMatchObject({ trigger: "direct_message", status: 200 });
+    expect(fx.zulip.queues(fx.bot)).toEqual([]);
+  });
+
+  it("runs every command: add deletes the seed message, code comes by the API in a spoiler and expires", async () => {
+    const seed = newSecret();
+    secrets.push(seed);
+    const added = await ask(fx, fx.alice, `add shop otpauth://totp/Shop:alice?secret=${seed}&period=3`);
+    expect(added.visibleText).toMatch(/^Stored shop \(Shop, alice\), 6 digits every 3 s/);
+    expect(added.visibleText).toContain("I deleted your message");
+
+    const askedAt = Date.now();
+    const reply = await ask(fx, fx.alice, "code shop");
+    secrets.push(expectCodeReply(reply, seed, askedAt, { period: 3 }));
+    // Sent through the API (its id is needed to expire it), so the webhook answered "nothing to post".
+    const delivery = await fx.zulip.waitFor(
+      () =>
+        fx.zulip.webhookDeliveries.find(
+          (d) => d.done && (d.payload.message as { content?: string }).content === "code shop",
+        ),
+      { what: "the webhook delivery of the code request" },
+    );
+    expect(delivery).toMatchObject({ status: 200, response: { response_not_required: true } });
+    expect(delivery?.replyMessageId).toBeUndefined();
+    await fx.zulip.waitFor(() => botDms(fx, fx.alice).find((m) => m.id === reply.id && m.content.includes("expired")), {
+      what: "the code message edited to expired",
+    });
+
+    const other = newSecret();
+    secrets.push(other);
+    const imported = await ask(fx, fx.alice, `import ${migrationUri([{ secret: other, name: "me", issuer: "Mail" }])}`);
+    expect(imported.visibleText).toMatch(/^Imported 1 of 1 entries/);
+    const list = await ask(fx, fx.alice, "list");
+    expect(list.content).toContain("send `code shop`");
+    expect((await ask(fx, fx.alice, "whoami")).visibleText).toContain(`zulip:${fx.alice.id}`);
+    expect((await ask(fx, fx.alice, "remove shop")).content).toContain("`remove shop confirm`");
+    expect((await ask(fx, fx.alice, "remove shop confirm")).visibleText).toBe("Removed shop.");
+  });
+
+  it("refuses a sender the allowlist does not name, without calling totp-core", async () => {
+    const reply = await ask(fx, fx.bob, "list");
+    expect(reply.visibleText).toContain(`your principal is zulip:${fx.bob.id}`);
+    expect(coreCallsOf(`zulip:${fx.bob.id}`)).toEqual([]);
+    expect(coreCallsOf(`zulip:${fx.alice.id}`).length).toBeGreaterThan(0);
+  });
+
+  it("answers a mention in a served stream by direct message, and one elsewhere not at all", async () => {
+    const before = botDms(fx, fx.alice).length;
+    fx.zulip.sendStream(fx.alice, "elsewhere", "t", "whoami", { mention: fx.bot });
+    fx.zulip.sendStream(fx.alice, "ops", "t", "whoami", { mention: fx.bot });
+    const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the DM answering in ops" });
+    expect(reply.visibleText).toContain(`zulip:${fx.alice.id}`);
+    await expectNoMoreReplies(fx, fx.alice, before + 1);
+    expect(fx.zulip.messages.filter((m) => m.type === "stream" && m.senderId === fx.bot.id)).toEqual([]);
+    expect(fx.zulip.webhookDeliveries.filter((d) => d.trigger === "mention").map((d) => d.status)).toEqual([200, 200]);
+  });
+
+  it("refuses a payload with a wrong token, and answers nothing for it", async () => {
+    const forged = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: "wrong", trigger: "direct_message", message: { id: 1 } }),
+    });
+    expect(forged.status).toBe(403);
+
+    fx.zulip.setOutgoingWebhook(fx.bot, { url, token: "not-the-token" });
+    try {
+      const before = botDms(fx, fx.alice).length;
+      const sent = fx.zulip.sendDm(fx.alice, fx.bot, "whoami");
+      const delivery = await fx.zulip.waitFor(
+        () => fx.zulip.webhookDeliveries.find((d) => d.messageId === sent && d.done),
+        { what: "the delivery with the wrong token" },
+      );
+      expect(delivery.status).toBe(403);
+      // Zulip posts its own failure notice; the bot posts nothing.
+      await expectNoMoreReplies(fx, fx.alice, before + 1);
+      expect(botDms(fx, fx.alice).at(-1)?.content).toBe("Failure! Bot is unavailable");
+    } finally {
+      fx.zulip.setOutgoingWebhook(fx.bot, { url, token: TOKEN });
+    }
+  });
+});
