@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
-// redis-server, kube-apiserver).
+// redis-server, kube-apiserver, and the one-node cluster's tools listed in setup-kube-node.mjs), and podman with the
+// base images the Dockerfile builds on (scripts/setup-images.mjs).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
@@ -30,6 +31,7 @@ import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 // podman and the base images the Dockerfile builds on, with their own setup steps.
 import { podmanTool } from "./setup-images.mjs";
+import { kubeNodeTools, kubeVersionLdflags } from "./setup-kube-node.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const binDir = join(repoRoot, ".tools", "bin");
@@ -120,16 +122,13 @@ const TOOLS = [
     version: "v1.31.4",
     lane: "go",
     install: (dir, log) =>
-      goBuildModule(dir, join(repoRoot, "tools", "kube-apiserver"), "k8s.io/kubernetes/cmd/kube-apiserver", log, [
-        // What kubernetes' own build stamps in (hack/lib/version.sh): without it the server reports
-        // v0.0.0-master, which clients that check the cluster version (helm's kubeVersion) refuse.
-        ...["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
-          `-X ${pkg}.gitVersion=v1.31.4`,
-          `-X ${pkg}.gitMajor=1`,
-          `-X ${pkg}.gitMinor=31`,
-          `-X ${pkg}.gitTreeState=clean`,
-        ]),
-      ]),
+      goBuildModule(
+        dir,
+        join(repoRoot, "tools", "kube-apiserver"),
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        log,
+        kubeVersionLdflags,
+      ),
     binary: async (dir) => join(dir, "kube-apiserver"),
     verify: ["--version"],
     // The tests use long-stable flags and APIs (TokenRequest, TokenReview, RBAC v1), so any 1.x on PATH will do.
@@ -144,6 +143,9 @@ class SetupError extends Error {
     this.remedy = remedy;
   }
 }
+
+// Here rather than in TOOLS' literal: SetupError, which they use, exists only from the line above.
+TOOLS.push(...kubeNodeTools({ repoRoot, goBuildModule, goInstall, findGo, run, SetupError }));
 
 function parseOnly(argv) {
   const known = TOOLS.map((tool) => tool.names[0]);

@@ -6,13 +6,23 @@ export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
 export { type MigrationEntry, migrationUri } from "./migrationUri.js";
 export { type QrImageOptions, qrImage } from "./qrImage.js";
 export { codesBetween, expectedCode, newSecret } from "./referenceTotp.js";
+export { runCommand } from "./runCommand.js";
 export { type ExitStatus, type ProcessHandle, type RunProcessOptions, runProcess } from "./runProcess.js";
+export { type ScratchImageOptions, scratchImageArchive } from "./scratchImageArchive.js";
 export {
   type KubeApiServer,
   type ServiceAccountTokenOptions,
+  type StartKubeApiServerOptions,
   startKubeApiServer,
   type TokenReviewStatus,
 } from "./startKubeApiServer.js";
+export {
+  type KubeCluster,
+  restrictedContainerSecurity,
+  restrictedPodSecurity,
+  SKIP_CLUSTER_TESTS,
+  startKubeCluster,
+} from "./startKubeCluster.js";
 export { type RedisServer, type StartRedisOptions, startRedis } from "./startRedis.js";
 export {
   type CoreClientOptions,

@@ -53,6 +53,13 @@ export interface KubeApiServer {
   stop(): Promise<void>;
 }
 
+export interface StartKubeApiServerOptions {
+  /** `--name=value` flags added to the defaults; one of the same name replaces the default. */
+  flags?: string[];
+  /** Further static-token users beside the admin, e.g. the identities of a node's components. */
+  tokens?: { token: string; user: string; groups: string[] }[];
+}
+
 interface PolicyRule {
   verbs: string[];
   apiGroups?: string[];
@@ -69,7 +76,7 @@ const API_SERVER_READY_TIMEOUT_MS = 90_000;
  * it is ready (RBAC's bootstrap roles included). No controllers run: nothing makes pods or default ServiceAccounts,
  * but authentication (signed service-account tokens, TokenReview) and RBAC are the real ones.
  */
-export async function startKubeApiServer(): Promise<KubeApiServer> {
+export async function startKubeApiServer(options: StartKubeApiServerOptions = {}): Promise<KubeApiServer> {
   // Both looked up before anything starts, so a missing one fails at once with the command that provides it.
   const etcdBinary = toolPath("etcd");
   const apiServerBinary = toolPath("kube-apiserver");
@@ -112,7 +119,11 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
     });
     await writeFile(join(dir, "sa.key"), keys.privateKey, { mode: 0o600 });
     await writeFile(join(dir, "sa.pub"), keys.publicKey);
-    await writeFile(join(dir, "tokens.csv"), `${adminToken},admin,admin,system:masters\n`, { mode: 0o600 });
+    const tokenLines = [
+      `${adminToken},admin,admin,system:masters`,
+      ...(options.tokens ?? []).map(({ token, user, groups }) => `${token},${user},${user},"${groups.join(",")}"`),
+    ];
+    await writeFile(join(dir, "tokens.csv"), `${tokenLines.join("\n")}\n`, { mode: 0o600 });
 
     const etcdUrl = await withFreePorts(2, async ([clientPort, peerPort]) => {
       const client = `http://127.0.0.1:${clientPort}`;
@@ -138,22 +149,30 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
     await withFreePorts(1, async ([port]) => {
       url = `https://127.0.0.1:${port}`;
       const certPath = join(dir, "certs", "apiserver.crt");
-      const handle = launch(started, apiServerBinary, [
-        `--etcd-servers=${etcdUrl}`,
-        "--bind-address=127.0.0.1",
-        `--secure-port=${port}`,
-        // No certificate given: it makes a self-signed one (with its CA) for 127.0.0.1 in this folder.
-        `--cert-dir=${join(dir, "certs")}`,
-        `--token-auth-file=${join(dir, "tokens.csv")}`,
-        "--authorization-mode=RBAC",
-        "--service-account-issuer=https://kubernetes.default.svc",
-        `--service-account-key-file=${join(dir, "sa.pub")}`,
-        `--service-account-signing-key-file=${join(dir, "sa.key")}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
-        "--enable-admission-plugins=PodSecurity",
-      ]);
+      const handle = launch(
+        started,
+        apiServerBinary,
+        withFlags(
+          [
+            `--etcd-servers=${etcdUrl}`,
+            "--bind-address=127.0.0.1",
+            `--secure-port=${port}`,
+            // No certificate given: it makes a self-signed one (with its CA) for 127.0.0.1 in this folder.
+            `--cert-dir=${join(dir, "certs")}`,
+            `--token-auth-file=${join(dir, "tokens.csv")}`,
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            `--service-account-key-file=${join(dir, "sa.pub")}`,
+            `--service-account-signing-key-file=${join(dir, "sa.key")}`,
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--enable-admission-plugins=PodSecurity",
+          ],
+          options.flags ?? [],
+        ),
+      );
       const what = `kube-apiserver (${apiServerBinary}) at ${url}`;
-      const ready = { what, timeoutMs: API_SERVER_READY_TIMEOUT_MS, secrets: [adminToken] };
+      const secrets = [adminToken, ...(options.tokens ?? []).map(({ token }) => token)];
+      const ready = { what, timeoutMs: API_SERVER_READY_TIMEOUT_MS, secrets };
       await waitUntilReady(handle, ready, async () => {
         if (!agent) {
           const pem = await readFile(certPath, "utf8").catch(() => "");
@@ -252,6 +271,13 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
     },
     stop,
   };
+}
+
+/** `defaults` with each of `extra` added, or in place of the default flag of the same name. */
+function withFlags(defaults: string[], extra: string[]): string[] {
+  const name = (flag: string) => flag.split("=")[0];
+  const replaced = new Set(extra.map(name));
+  return [...defaults.filter((flag) => !replaced.has(name(flag))), ...extra];
 }
 
 function launch(started: ProcessHandle[], binary: string, args: string[]): ProcessHandle {

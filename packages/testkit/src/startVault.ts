@@ -18,6 +18,11 @@ export interface StartVaultOptions {
    * on the same port and data (Vault outages). Without it, a dev server in memory with KV v2 at `secret/`.
    */
   persistent?: boolean;
+  /**
+   * The address it listens on, 127.0.0.1 by default; e.g. a test cluster's bridge gateway, so that pods reach it.
+   * The port is still one free on loopback, which is free there too unless something bound every address.
+   */
+  listenAddress?: string;
 }
 
 export interface AppRoleOptions {
@@ -39,7 +44,7 @@ export interface AuditEntry {
 }
 
 export interface Vault {
-  /** http://127.0.0.1:<port> */
+  /** http://<listenAddress>:<port> */
   readonly addr: string;
   /** The root token (random per server). */
   readonly token: string;
@@ -98,7 +103,8 @@ export async function startVault<const O extends StartVaultOptions = Record<neve
   let handle: ProcessHandle | undefined;
   let stopped = false;
 
-  const addr = () => `http://127.0.0.1:${port}`;
+  const host = options?.listenAddress ?? "127.0.0.1";
+  const addr = () => `http://${host}:${port}`;
   const request = <T>(method: string, path: string, body?: unknown, requestOptions?: { token?: string }) =>
     vaultRequest<T>(addr(), requestOptions?.token ?? token, method, path, body);
 
@@ -117,10 +123,10 @@ export async function startVault<const O extends StartVaultOptions = Record<neve
   path = ${JSON.stringify(join(dir, "data"))}
 }
 listener "tcp" {
-  address = "127.0.0.1:${port}"
+  address = "${host}:${port}"
   tls_disable = true
 }
-api_addr = "http://127.0.0.1:${port}"
+api_addr = "http://${host}:${port}"
 ${openBao ? "" : "disable_mlock = true\n"}`;
   };
 
@@ -134,7 +140,7 @@ ${openBao ? "" : "disable_mlock = true\n"}`;
           "server",
           "-dev",
           `-dev-root-token-id=${token}`,
-          `-dev-listen-address=127.0.0.1:${port}`,
+          `-dev-listen-address=${host}:${port}`,
           ...(config ? [`-config=${configPath}`] : []),
         ];
     const started = runProcess(binary, args, { cwd: dir, env });
