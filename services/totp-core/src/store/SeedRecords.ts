@@ -1,4 +1,5 @@
 import type { LabelRef, Owner, SeedRecord } from "../seed.js";
+import type { RecordMeta } from "./storedRecord.js";
 
 /**
  * The storage half of a store that keeps whole seed records (Vault KV, the encrypted file). recordSeedStore turns
@@ -20,8 +21,13 @@ export interface SeedRecords {
   write(ref: LabelRef, record: SeedRecord, overwrite: boolean): Promise<boolean>;
   /** False when the label did not exist. */
   remove(ref: LabelRef): Promise<boolean>;
-  /** Every record of one owner, in any order. */
-  list(owner: Owner): Promise<Array<{ label: string; record: SeedRecord }>>;
+  /**
+   * The names of one owner's labels, in any order. May name labels deleted since and names that are not labels
+   * at all: a listing describes each name before it shows it.
+   */
+  labels(owner: Owner): Promise<string[]>;
+  /** A label's metadata, read without its seed where the backend allows; undefined when it does not exist. */
+  describe(ref: LabelRef): Promise<RecordMeta | undefined>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

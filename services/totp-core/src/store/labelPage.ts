@@ -1,0 +1,51 @@
+import { isLabelName } from "../policy/labelName.js";
+import type { LabelMeta } from "../seed.js";
+
+/** Which part of an owner's labels a listing wants: those after a label, in label order. */
+export interface PageRequest {
+  /** Only labels sorting after this one ("" for the first page); it need not exist any more. */
+  after: string;
+  /** The most labels to answer; 0 only asks whether any label follows `after`. */
+  limit: number;
+  /** Leaves out labels by name before anything is read about them (shared labels the caller may not read). */
+  include?: (label: string) => boolean;
+}
+
+export interface LabelPage {
+  /** Sorted by label (byte order, which is code point order for label names). */
+  labels: LabelMeta[];
+  /** Whether a live label follows the last one answered. */
+  more: boolean;
+}
+
+/**
+ * How many labels a page describes at once. A page of 1000 must not send 1000 requests to Vault together (the
+ * issue that made large listings time out); a few in flight keep a page's latency near a handful of round trips.
+ */
+export const DESCRIBE_IN_FLIGHT = 16;
+
+/**
+ * One page out of an owner's label `names` (any order, foreign names allowed): the live labels after
+ * `request.after`, described with `describe` (undefined for a label deleted since it was named) in batches of at most
+ * DESCRIBE_IN_FLIGHT, stopping at `limit + 1` live ones, so a page costs about its size in reads whatever the
+ * owner holds. The extra label only tells whether more follow.
+ */
+export async function collectPage(
+  names: readonly string[],
+  request: PageRequest,
+  describe: (label: string) => Promise<LabelMeta | undefined>,
+): Promise<LabelPage> {
+  const include = request.include ?? (() => true);
+  const candidates = names
+    .filter((name) => isLabelName(name) && name > request.after && include(name))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const wanted = request.limit + 1;
+  const found: LabelMeta[] = [];
+  let next = 0;
+  while (found.length < wanted && next < candidates.length) {
+    const batch = candidates.slice(next, next + Math.min(DESCRIBE_IN_FLIGHT, wanted - found.length));
+    next += batch.length;
+    for (const meta of await Promise.all(batch.map(describe))) if (meta) found.push(meta);
+  }
+  return { labels: found.slice(0, request.limit), more: found.length > request.limit };
+}
