@@ -115,7 +115,8 @@ export class TotpService {
       },
     );
     labels.push(...team.labels);
-    const last = team.labels.at(-1)?.label ?? (cursor.phase === "shared" ? cursor.after : "");
+    // None answered but more follow only when the personal labels filled the page: the shared phase starts over.
+    const last = team.labels.at(-1)?.label ?? "";
     return answer(labels, team.more ? { phase: "shared", after: last } : undefined);
   }
 
