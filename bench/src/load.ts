@@ -104,9 +104,9 @@ const percentileOf = (sorted: readonly number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 
 /**
- * What one ListLabels page costs OpenBao alone: `concurrency` loops, each listing `dir` of a KV v2 mount (one LIST)
- * and reading the metadata of its first `pageSize + 1` entries `inFlight` at a time, as totp-core does for a
- * page. The floor under the ListLabels row: a "call" here is one such page.
+ * What one ListLabels page costs OpenBao alone: `concurrency` loops, each listing the first `pageSize + 1` entries
+ * of `dir` in a KV v2 mount (one paginated LIST) and reading their metadata `inFlight` at a time, as totp-core does
+ * for a page. The floor under the ListLabels row: a "call" here is one such page.
  */
 export async function runVaultPages(
   vault: { addr: string; token: string },
@@ -128,7 +128,8 @@ export async function runVaultPages(
   const loop = async () => {
     while (performance.now() < endAt) {
       const at = performance.now();
-      const names = ((await get(`${dir}?list=true`)).data?.keys ?? []).slice(0, page.pageSize + 1);
+      const listed = await get(`${dir}?list=true&limit=${page.pageSize + 1}`);
+      const names = listed.data?.keys ?? [];
       for (let i = 0; i < names.length; i += page.inFlight) {
         await Promise.all(names.slice(i, i + page.inFlight).map((name) => get(`${dir}${name}`)));
       }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { LabelMeta } from "../src/seed.js";
-import { collectPage, DESCRIBE_IN_FLIGHT } from "../src/store/labelPage.js";
+import { collectPage, DESCRIBE_IN_FLIGHT, type NameSource } from "../src/store/labelPage.js";
 
 const metaOf = (label: string): LabelMeta => ({
   label,
@@ -32,10 +32,29 @@ function describer(deleted: ReadonlySet<string> = new Set()) {
 
 const names = Array.from({ length: 1000 }, (_, i) => `n${String(i).padStart(4, "0")}`);
 
+/** Every name at each call, never complete: HashiCorp Vault, which ignores LIST's after and limit. */
+const unpaged =
+  (all: readonly string[], calls = { count: 0 }): NameSource =>
+  async () => {
+    calls.count++;
+    return { names: [...all], complete: false };
+  };
+/** The names after `after`, `limit` at most, in order: OpenBao's paginated LIST. */
+const paged =
+  (all: readonly string[], calls = { count: 0 }): NameSource =>
+  async (after, limit) => {
+    calls.count++;
+    const window = [...all]
+      .sort()
+      .filter((n) => n > after)
+      .slice(0, limit);
+    return { names: window, complete: window.length < limit };
+  };
+
 describe("collectPage", () => {
   it("describes the page and one label more, a bounded number at a time, whatever the owner holds", async () => {
     const { stats, describe } = describer();
-    const page = await collectPage([...names].reverse(), { after: "", limit: 100 }, describe);
+    const page = await collectPage(unpaged([...names].reverse()), { after: "", limit: 100 }, describe);
     expect(page.labels.map((m) => m.label)).toEqual(names.slice(0, 100));
     expect(page.more).toBe(true);
     expect(stats.calls).toBe(101);
@@ -45,11 +64,11 @@ describe("collectPage", () => {
   it("skips labels deleted since they were named, names that are no labels, and names left out", async () => {
     const deleted = new Set(names.slice(10, 20));
     const { stats, describe } = describer(deleted);
-    const page = await collectPage([...names, "Not-A-Label", "a/b"], { after: "n0005", limit: 10 }, describe);
+    const page = await collectPage(unpaged([...names, "Not-A-Label", "a/b"]), { after: "n0005", limit: 10 }, describe);
     expect(page.labels.map((m) => m.label)).toEqual([...names.slice(6, 10), ...names.slice(20, 26)]);
     expect(stats.calls).toBe(4 + 10 + 7);
     const even = await collectPage(
-      names,
+      paged(names),
       { after: "", limit: 3, include: (n) => Number(n.slice(1)) % 2 === 0 },
       describe,
     );
@@ -58,11 +77,28 @@ describe("collectPage", () => {
 
   it("answers the last page without more, and a limit of 0 only says whether more follow", async () => {
     const { describe } = describer(new Set(["n0999"]));
-    expect(await collectPage(names, { after: "n0997", limit: 5 }, describe)).toEqual({
+    expect(await collectPage(paged(names), { after: "n0997", limit: 5 }, describe)).toEqual({
       labels: [metaOf("n0998")],
       more: false,
     });
-    expect(await collectPage(names, { after: "n0997", limit: 0 }, describe)).toEqual({ labels: [], more: true });
-    expect(await collectPage(names, { after: "n0998", limit: 0 }, describe)).toEqual({ labels: [], more: false });
+    expect(await collectPage(paged(names), { after: "n0997", limit: 0 }, describe)).toEqual({ labels: [], more: true });
+    expect(await collectPage(unpaged(names), { after: "n0998", limit: 0 }, describe)).toEqual({
+      labels: [],
+      more: false,
+    });
+  });
+
+  it("lists window after window past a run of deleted labels, and ends on a backend that ignores the window", async () => {
+    const deleted = new Set(names.slice(0, 250));
+    const lists = { count: 0 };
+    const { stats, describe } = describer(deleted);
+    const page = await collectPage(paged(names, lists), { after: "", limit: 5 }, describe);
+    expect(page).toEqual({ labels: names.slice(250, 255).map(metaOf), more: true });
+    expect(lists.count).toBe(3);
+    expect(stats.calls).toBe(256);
+    const again = { count: 0 };
+    const last = await collectPage(unpaged(names, again), { after: "n0990", limit: 20 }, describer().describe);
+    expect(last).toEqual({ labels: names.slice(991).map((n) => metaOf(n)), more: false });
+    expect(again.count).toBe(2);
   });
 });

@@ -104,9 +104,13 @@ export class FileStore implements SeedRecords {
     return this.#change((entries) => entries.delete(refKey(ref)));
   }
 
-  async labels(owner: Owner): Promise<string[]> {
+  /** Every name at once: they are in memory, and a listing takes those after its cursor. */
+  async labels(owner: Owner): Promise<{ names: string[]; complete: boolean }> {
     const mine = (o: Owner) => (owner.shared ? o.shared : !o.shared && o.principal === owner.principal);
-    return [...this.#entries.values()].filter((e) => mine(e.owner)).map(({ label }) => label);
+    return {
+      names: [...this.#entries.values()].filter((e) => mine(e.owner)).map(({ label }) => label),
+      complete: true,
+    };
   }
 
   /** From memory, like read(): the whole record, of which a listing keeps the metadata. */

@@ -1,4 +1,5 @@
 import type { LabelRef, Owner, SeedRecord } from "../seed.js";
+import type { NameSource } from "./labelPage.js";
 import type { RecordMeta } from "./storedRecord.js";
 
 /**
@@ -22,10 +23,10 @@ export interface SeedRecords {
   /** False when the label did not exist. */
   remove(ref: LabelRef): Promise<boolean>;
   /**
-   * The names of one owner's labels, in any order. May name labels deleted since and names that are not labels
-   * at all: a listing describes each name before it shows it.
+   * Names of one owner's labels after `after`, a window of at least `limit` unless complete (see NameSource). May
+   * name labels deleted since and names that are not labels at all: a listing describes each before it shows it.
    */
-  labels(owner: Owner): Promise<string[]>;
+  labels(owner: Owner, after: string, limit: number): ReturnType<NameSource>;
   /** A label's metadata, read without its seed where the backend allows; undefined when it does not exist. */
   describe(ref: LabelRef): Promise<RecordMeta | undefined>;
   ping(): Promise<void>;

@@ -92,8 +92,8 @@ export class VaultKvStore implements SeedRecords {
   }
 
   /** LIST names deleted labels too (their metadata stays), and whatever else an operator put in the folder. */
-  labels(owner: Owner): Promise<string[]> {
-    return this.#client.kvList(this.#mount, `${this.#prefix}/${ownerPath(owner)}`);
+  labels(owner: Owner, after: string, limit: number): Promise<{ names: string[]; complete: boolean }> {
+    return this.#client.kvList(this.#mount, `${this.#prefix}/${ownerPath(owner)}`, { after, limit });
   }
 
   ping(): Promise<void> {

@@ -140,7 +140,8 @@ export class VaultTotpStore implements SeedStore {
 
   /** The metadata entries hold no seed: a page reads each of its labels' entries, and nothing of the engine. */
   async page(owner: Owner, request: PageRequest): Promise<LabelPage> {
-    const names = await this.#client.kvList(this.#kvMount, `${this.#metaPrefix}/${ownerPath(owner)}`);
+    const dir = `${this.#metaPrefix}/${ownerPath(owner)}`;
+    const names = (after: string, limit: number) => this.#client.kvList(this.#kvMount, dir, { after, limit });
     return collectPage(names, request, (label) => this.info({ label, owner }));
   }
 

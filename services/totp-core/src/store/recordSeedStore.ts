@@ -80,7 +80,8 @@ export function recordSeedStore(records: SeedRecords, cacheOptions: SeedCacheOpt
 
     async page(owner, request) {
       // Not through the seed cache: a listing needs no seed, and must not bring thousands into memory.
-      return collectPage(await records.labels(owner), request, async (label) => {
+      const names = (after: string, limit: number) => records.labels(owner, after, limit);
+      return collectPage(names, request, async (label) => {
         const meta = await records.describe({ label, owner });
         return meta && labelMeta({ label, owner }, meta);
       });

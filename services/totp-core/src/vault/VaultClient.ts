@@ -217,14 +217,27 @@ export class VaultClient {
     await this.#send("kv delete", api, () => this.#vault.delete(api));
   }
 
-  /** The secret names directly below `dir` (folders left out), including ones whose latest version is deleted. */
-  async kvList(mount: string, dir: string): Promise<string[]> {
+  /**
+   * The secret names directly below `dir` (folders left out), including ones whose latest version is deleted; with
+   * `window`, those after `window.after`, at most `window.limit` entries (OpenBao's paginated LIST; HashiCorp Vault
+   * ignores both and answers every name). `complete` when no entry follows the ones answered.
+   */
+  async kvList(
+    mount: string,
+    dir: string,
+    window?: { after: string; limit: number },
+  ): Promise<{ names: string[]; complete: boolean }> {
     const api = `${mount}/metadata/${dir}`;
-    const reply = await this.#send("kv list", api, () => this.#vault.list(api), notFound);
-    const keys = reply?.data?.keys;
-    if (reply === undefined) return [];
+    const query = window ? `?after=${encodeURIComponent(window.after)}&limit=${window.limit}` : "";
+    const reply = await this.#send("kv list", api, () => this.#vault.list(`${api}${query}`), notFound);
+    if (reply === undefined) return { names: [], complete: true };
+    const keys = reply.data?.keys;
     if (!Array.isArray(keys)) throw unexpectedReply("kv list", api);
-    return keys.filter((key): key is string => typeof key === "string" && !key.endsWith("/"));
+    return {
+      names: keys.filter((key): key is string => typeof key === "string" && !key.endsWith("/")),
+      // Folders count towards the limit too: a short answer, not a short list of names, means the end.
+      complete: window === undefined || keys.length < window.limit,
+    };
   }
 
   /** Imports a key into the TOTP engine, replacing one of the same name. */
