@@ -149,6 +149,14 @@ describe("Vault KV store", () => {
       ["legacy", "Old", "SHA256", 8, 60, new Date("2025-01-02T03:04:05.000Z")],
       ["modern", "Modern", "SHA1", 6, 30, expect.any(Date)],
     ]);
+    // Described on the way: the next page reads no secret of the earlier layout.
+    const seedReads = () =>
+      vault.countRequests(
+        (e) => e.request?.operation === "read" && e.request.path === `secret/data/totp/users/telegram/${id}/legacy`,
+      );
+    const readsBefore = await seedReads();
+    expect((await store.page(owner, { after: "", limit: 1 })).labels.map((m) => m.issuer)).toEqual(["Old"]);
+    expect((await seedReads()) - readsBefore).toBe(0);
     // A newer version written past this store (another writer whose metadata write failed): its data wins.
     await vault.request("POST", `secret/data/totp/users/telegram/${id}/modern`, { data: oldRecord("Rewritten") });
     expect((await store.page(owner, { after: "legacy", limit: 10 })).labels.map((m) => m.issuer)).toEqual([

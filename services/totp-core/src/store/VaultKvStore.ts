@@ -60,28 +60,44 @@ export class VaultKvStore implements SeedRecords {
       ? await this.#client.kvReplace(this.#mount, path, data)
       : await this.#client.kvCreate(this.#mount, path, data);
     if (version === undefined) return false;
-    try {
-      await this.#client.kvSetCustomMetadata(this.#mount, path, toListingMetadata(record, version));
-    } catch (err) {
-      // The seed is stored, and a listing reads the secret itself for a label whose custom metadata describes
-      // another version: failing the registration now would only make its retry answer ALREADY_EXISTS. A token
-      // without "update" on the metadata path (a policy from before this layout) ends up here at every write.
-      this.#log.warn(
-        { err, label: ref.label, shared: ref.owner.shared },
-        "could not describe a label in its custom metadata: listing it reads the secret until it is written again",
-      );
-    }
+    // The seed is stored, and a listing reads the secret itself for a label whose custom metadata describes another
+    // version: failing the registration on this write would only make its retry answer ALREADY_EXISTS.
+    await this.#describeVersion(ref, record, version);
     return true;
   }
 
   /**
    * A label's metadata from the secret's metadata, without its data. A label written by an earlier totp-core (or
-   * whose custom metadata describes an older version) is read whole, and only its metadata kept.
+   * whose custom metadata describes another version) is read whole, only its metadata kept, and described for the
+   * next listing: labels of the earlier layout cost a seed read once, not at every page.
    */
   async describe(ref: LabelRef): Promise<RecordMeta | undefined> {
     const found = await this.#client.kvMetadata(this.#mount, this.#path(ref));
     if (!found || found.deleted) return undefined;
-    return fromListingMetadata(found.custom, found.version) ?? (await this.read(ref));
+    const described = fromListingMetadata(found.custom, found.version);
+    if (described) return described;
+    const record = await this.read(ref);
+    const version = record && this.#versions.get(record);
+    // A write racing this one may describe a newer version first and be overwritten here: the version tag makes
+    // the next listing read the secret again and describe it anew, never show the older version's metadata.
+    if (record && version !== undefined) await this.#describeVersion(ref, record, version);
+    return record;
+  }
+
+  /**
+   * Writes the custom metadata describing `version` of a label; a failure is logged, not thrown, as listings read
+   * the secret instead. A token without "update" on the metadata path (a policy from before this layout) ends up
+   * here at every write.
+   */
+  async #describeVersion(ref: LabelRef, record: RecordMeta, version: number): Promise<void> {
+    try {
+      await this.#client.kvSetCustomMetadata(this.#mount, this.#path(ref), toListingMetadata(record, version));
+    } catch (err) {
+      this.#log.warn(
+        { err, label: ref.label, shared: ref.owner.shared },
+        "could not describe a label in its custom metadata: listing it reads the secret until it is written again",
+      );
+    }
   }
 
   async remove(ref: LabelRef): Promise<boolean> {
