@@ -49,8 +49,13 @@ interface GhzReport {
 
 const NS_PER_MS = 1e6;
 
-/** Drives GenerateCode with ghz; `requests` are the request messages, sent in turn. */
-export async function runGhz(target: GrpcTarget, requests: readonly object[], shape: LoadShape): Promise<LoadResult> {
+/** Drives one RPC of totp.v1.TotpService (GenerateCode by default) with ghz; `requests` are sent in turn. */
+export async function runGhz(
+  target: GrpcTarget,
+  requests: readonly object[],
+  shape: LoadShape,
+  method = "GenerateCode",
+): Promise<LoadResult> {
   const dir = await mkdtemp(join(tmpdir(), "totp-bench-ghz-"));
   try {
     const dataFile = join(dir, "data.json");
@@ -58,7 +63,7 @@ export async function runGhz(target: GrpcTarget, requests: readonly object[], sh
     await writeFile(dataFile, JSON.stringify(requests));
     const args = [
       ...["--proto", join(protoRoot, "totp/v1/totp.proto"), "--import-paths", protoRoot],
-      ...["--call", "totp.v1.TotpService.GenerateCode"],
+      ...["--call", `totp.v1.TotpService.${method}`],
       ...["--cacert", target.caPath, "--cert", target.certPath, "--key", target.keyPath],
       ...["--data-file", dataFile, "--disable-template-functions", "--disable-template-data"],
       ...["--concurrency", String(shape.concurrency), "--connections", String(shape.connections)],
@@ -92,6 +97,57 @@ export async function runGhz(target: GrpcTarget, requests: readonly object[], sh
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The latency percentile `p` (0 to 1) of sorted millisecond values. */
+const percentileOf = (sorted: readonly number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+
+/**
+ * What one ListLabels page costs OpenBao alone: `concurrency` loops, each listing the first `pageSize + 1` entries
+ * of `dir` in a KV v2 mount (one paginated LIST) and reading their metadata `inFlight` at a time, as totp-core does
+ * for a page. The floor under the ListLabels row: a "call" here is one such page.
+ */
+export async function runVaultPages(
+  vault: { addr: string; token: string },
+  mount: string,
+  dir: string,
+  page: { pageSize: number; inFlight: number },
+  shape: Pick<LoadShape, "concurrency" | "seconds">,
+): Promise<LoadResult> {
+  const headers = { "x-vault-token": vault.token };
+  const errors: Record<string, number> = {};
+  const get = async (path: string) => {
+    const response = await fetch(`${vault.addr}/v1/${mount}/metadata/${path}`, { headers });
+    if (!response.ok) errors[String(response.status)] = (errors[String(response.status)] ?? 0) + 1;
+    return response.json() as Promise<{ data?: { keys?: string[] } }>;
+  };
+  const latencies: number[] = [];
+  const started = performance.now();
+  const endAt = started + shape.seconds * 1000;
+  const loop = async () => {
+    while (performance.now() < endAt) {
+      const at = performance.now();
+      const listed = await get(`${dir}?list=true&limit=${page.pageSize + 1}`);
+      const names = listed.data?.keys ?? [];
+      for (let i = 0; i < names.length; i += page.inFlight) {
+        await Promise.all(names.slice(i, i + page.inFlight).map((name) => get(`${dir}${name}`)));
+      }
+      latencies.push(performance.now() - at);
+    }
+  };
+  await Promise.all(Array.from({ length: shape.concurrency }, loop));
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    ok: sorted.length,
+    errors,
+    seconds,
+    rps: sorted.length / seconds,
+    p50Ms: percentileOf(sorted, 0.5),
+    p90Ms: percentileOf(sorted, 0.9),
+    p99Ms: percentileOf(sorted, 0.99),
+  };
 }
 
 /** Drives HTTP GETs of `paths` (in turn on each connection) with autocannon, one connection per call in flight. */

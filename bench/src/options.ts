@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 
 export interface BenchOptions {
   labels: number;
+  /** Labels of the principal whose ListLabels pages are measured. */
+  listed: number;
   rounds: number;
   seconds: number;
   warmupSeconds: number;
@@ -15,6 +17,7 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
   --labels N         labels seeded and called in turn (default 100)
+  --listed N         labels of the principal whose ListLabels pages of 100 are measured (default 5000)
   --rounds N         measured rounds per target (default 3; 1 with --quick)
   --seconds S        length of each round (default 10; 3 with --quick)
   --warmup S         warm-up per target (default 5; 2 with --quick)
@@ -46,6 +49,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
     strict: true,
     options: {
       labels: { type: "string" },
+      listed: { type: "string" },
       rounds: { type: "string" },
       seconds: { type: "string" },
       warmup: { type: "string" },
@@ -66,6 +70,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
   };
   return {
     labels: integer("labels", values.labels, 100),
+    listed: integer("listed", values.listed, 5000),
     rounds: integer("rounds", values.rounds, quick ? 1 : 3),
     seconds: positive("seconds", values.seconds, quick ? 3 : 10),
     warmupSeconds: positive("warmup", values.warmup, quick ? 2 : 5),

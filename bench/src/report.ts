@@ -52,6 +52,15 @@ export interface BenchResults {
   /** Both gRPC servers throttled to half totp-core's peak: the same rate for both. */
   halfPeak: { rps: number; core: Measured; echo: Measured };
   coldPath: { calls: number; ok: number; vaultReads: number; cache: Record<string, number> };
+  /** ListLabels pages of `pageSize` out of `labels` labels of one principal, and the same reads sent to OpenBao alone. */
+  listing: {
+    labels: number;
+    pageSize: number;
+    core: Series;
+    vault: Series;
+    /** Requests that reached OpenBao per page, from its audit log: the LIST, metadata reads, reads of secrets. */
+    perPage: { lists: number; metadataReads: number; seedReads: number };
+  };
   scaling: { core: Series; echo: Series } | undefined;
   soak:
     | {
@@ -73,6 +82,7 @@ export interface BenchResults {
     coreToEngine: number;
     halfPeakP99Ms: number;
     coldPathVaultReads: number;
+    listingToVault: number;
     scalingCore: number | undefined;
     scalingEcho: number | undefined;
   };
@@ -108,7 +118,7 @@ function row(cells: string[], widths: number[]): string {
 
 /** The results as the plain-text table printed at the end of a run (and pasted into the README). */
 export function formatTable(r: BenchResults): string {
-  const widths = [34, 8, 7, 7, 7, 12, 12, 6];
+  const widths = [42, 8, 7, 7, 7, 12, 12, 6];
   const header = row(
     ["target", "calls/s", "p50 ms", "p90 ms", "p99 ms", "server CPU*", "client CPU*", "noise"],
     widths,
@@ -146,7 +156,10 @@ export function formatTable(r: BenchResults): string {
     addSeries(r.scaling.core);
     addSeries(r.scaling.echo);
   }
+  addSeries(r.listing.core);
+  addSeries(r.listing.vault);
   const q = r.ratios;
+  const listed = r.listing.perPage;
   const mark = (key: string) => (r.targets[key]?.met ? "ok" : "MISSED");
   lines.push(
     "",
@@ -155,6 +168,9 @@ export function formatTable(r: BenchResults): string {
     `core / TOTP engine         ${fixed(q.coreToEngine, 2)}   (target >= 2: ${mark("coreToEngine")})`,
     `core p99 at half peak      ${fixed(q.halfPeakP99Ms, 2)} ms (target <= 2 ms: ${mark("halfPeakP99")}; echo at that rate ${fixed(half.echo.p99Ms, 2)} ms)`,
     `cold path: ${r.coldPath.calls} calls, ${r.coldPath.ok} ok, Vault reads ${q.coldPathVaultReads} (target exactly 1: ${mark("coldPath")})`,
+    `ListLabels / OpenBao alone ${fixed(q.listingToVault, 2)}   (pages per second, the same Vault reads per page)`,
+    `ListLabels Vault requests per page: ${fixed(listed.lists, 1)} LIST, ${fixed(listed.metadataReads, 1)} metadata reads, ` +
+      `${fixed(listed.seedReads, 1)} seed reads (target no seed read, at most page size + 2 requests: ${mark("listing")})`,
   );
   if (q.scalingCore !== undefined && q.scalingEcho !== undefined) {
     lines.push(`2 processes / 1 process     core ${fixed(q.scalingCore, 2)}x, echo ${fixed(q.scalingEcho, 2)}x`);

@@ -20,7 +20,7 @@ import {
   TOTP_CORE_MAIN,
 } from "@totp-custody/testkit";
 import * as OTPAuth from "otpauth";
-import { type GrpcTarget, type LoadResult, type LoadShape, runAutocannon, runGhz } from "./load.js";
+import { type GrpcTarget, type LoadResult, type LoadShape, runAutocannon, runGhz, runVaultPages } from "./load.js";
 import { type BenchOptions, parseOptions, USAGE } from "./options.js";
 import { cpuSeconds, machineCpu, reapedChildrenCpuSeconds, rssBytes } from "./procStats.js";
 import { summarizeProfile } from "./profile.js";
@@ -32,7 +32,12 @@ const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
 
 const CLIENT = "bench";
 const PRINCIPAL = "service:bench";
-const POLICY = `clients:\n  ${spiffeId(CLIENT)}: { principal: ${PRINCIPAL} }\nselfService: true\n`;
+/** The principal whose labels ListLabels pages through: its own, so the GenerateCode rows keep their 100 labels. */
+const LISTER = "bench-lister";
+const LISTER_PRINCIPAL = "service:bench-lister";
+const POLICY =
+  `clients:\n  ${spiffeId(CLIENT)}: { principal: ${PRINCIPAL} }\n` +
+  `  ${spiffeId(LISTER)}: { principal: ${LISTER_PRINCIPAL} }\nselfService: true\n`;
 /**
  * The highest per-minute limit the configuration accepts (16 667 calls/s per principal and process, above what one
  * process serves here): limits have tests of their own, and a refused call would fail the run.
@@ -42,6 +47,15 @@ const NO_LIMIT = "1000000";
 const NOISE_LIMIT = 0.1;
 const ATTEMPTS = 3;
 const COLD_CALLS = 1000;
+const LIST_PAGE_SIZE = 100;
+/**
+ * ListLabels calls in flight. Each page sends OpenBao about a hundred requests, 16 at a time (the store's
+ * DESCRIBE_IN_FLIGHT), so 4 pages keep 64 Vault requests in flight: enough to keep OpenBao busy on 2 cores.
+ */
+const LIST_CONCURRENCY = 4;
+const DESCRIBE_IN_FLIGHT = 16;
+/** Pages whose Vault requests are counted in the audit log; each answers the same first page. */
+const LIST_COUNTED_CALLS = 20;
 /** ghz runs of the soak; each keeps every call's latency in memory, so a long soak is cut into segments. */
 const SOAK_SEGMENT_SECONDS = 30;
 const SOAK_SAMPLE_SECONDS = 10;
@@ -161,7 +175,7 @@ async function main(options: BenchOptions): Promise<void> {
   const warm: LoadShape = { ...shape, seconds: options.warmupSeconds };
 
   log("starting OpenBao (KV v2 store, audited), OpenBao (TOTP engine), totp-core and the echo server");
-  const pki = await makeTestPki([CLIENT]);
+  const pki = await makeTestPki([CLIENT, LISTER]);
   cleanups.push(() => pki.cleanup());
   const workDir = await mkdtemp(join(tmpdir(), "totp-bench-"));
   cleanups.push(() => rm(workDir, { recursive: true, force: true }));
@@ -234,14 +248,11 @@ async function main(options: BenchOptions): Promise<void> {
   benchProcesses.set(enginePid, { name: "OpenBao (TOTP engine)" });
   benchProcesses.set(kvVault.pid as number, { name: "OpenBao (KV store)" });
 
-  const bench = pki.clients[CLIENT];
-  if (!bench) throw new Error("the test PKI has no benchmark client");
-  const target = (address: string): GrpcTarget => ({
-    address,
-    caPath: pki.caPath,
-    certPath: bench.certPath,
-    keyPath: bench.keyPath,
-  });
+  const target = (address: string, name = CLIENT): GrpcTarget => {
+    const cert = pki.clients[name];
+    if (!cert) throw new Error(`the test PKI has no client ${name}`);
+    return { address, caPath: pki.caPath, certPath: cert.certPath, keyPath: cert.keyPath };
+  };
   const coreTarget = target(core.address);
   const sharedTarget = target(sharedCore.address);
   const echoTarget = target(`127.0.0.1:${echoPort}`);
@@ -252,26 +263,13 @@ async function main(options: BenchOptions): Promise<void> {
   cleanups.push(async () => client.close());
   await Promise.all(
     labels.map(async (label) => {
-      // Made here and held only in memory: no seed is written down or logged.
-      const secret = new OTPAuth.Secret({ size: 20 }).base32;
-      const account = `${label}@example.com`;
-      await client.registerSeed({
-        label,
-        spec: {
-          secretBase32: secret,
-          algorithm: Algorithm.ALGORITHM_SHA1,
-          digits: 6,
-          period: 30,
-          issuer: "Bench",
-          account,
-          encoding: Encoding.ENCODING_NUMERIC,
-        },
-      });
+      const spec = benchSpec(label);
+      await client.registerSeed({ label, spec });
       await engineVault.request("POST", `totp/keys/${label}`, {
         generate: false,
-        key: secret,
-        issuer: "Bench",
-        account_name: account,
+        key: spec.secretBase32,
+        issuer: spec.issuer,
+        account_name: spec.account,
         algorithm: "SHA1",
         digits: 6,
         period: 30,
@@ -346,6 +344,8 @@ async function main(options: BenchOptions): Promise<void> {
     echo: series(`echo, ${SCALE_PROCESSES} processes`, scaled.echo),
   };
 
+  const listing = await measureListing();
+
   const soak = options.soakMinutes === undefined ? undefined : await runSoak(options.soakMinutes, halfRps);
   const profile = options.profile ? await runProfile() : undefined;
 
@@ -355,6 +355,7 @@ async function main(options: BenchOptions): Promise<void> {
     coreToEngine: coreSeries.median.rps / engineSeries.median.rps,
     halfPeakP99Ms: halfPeak.core.p99Ms,
     coldPathVaultReads: coldPath.vaultReads,
+    listingToVault: listing.core.median.rps / listing.vault.median.rps,
     scalingCore: scaling.core.median.rps / coreSeries.median.rps,
     scalingEcho: scaling.echo.median.rps / echoSeries.median.rps,
   };
@@ -364,6 +365,11 @@ async function main(options: BenchOptions): Promise<void> {
     coreToEngine: { target: "core >= 2x the TOTP engine", met: ratios.coreToEngine >= 2 },
     halfPeakP99: { target: "p99 <= 2 ms at half the peak rate", met: ratios.halfPeakP99Ms <= 2 },
     coldPath: { target: `exactly 1 Vault read for ${COLD_CALLS} cold calls`, met: coldPath.vaultReads === 1 },
+    listing: {
+      target: `no seed read and at most ${LIST_PAGE_SIZE + 2} Vault requests per ListLabels page of ${LIST_PAGE_SIZE}`,
+      met:
+        listing.perPage.seedReads === 0 && listing.perPage.lists + listing.perPage.metadataReads <= LIST_PAGE_SIZE + 2,
+    },
     ...(soak ? { soak: { target: "RSS growth < 10 % over the soak", met: soak.rssGrowthPercent < 10 } } : {}),
   };
   const results: BenchResults = {
@@ -385,6 +391,7 @@ async function main(options: BenchOptions): Promise<void> {
     engine: engineSeries,
     halfPeak,
     coldPath,
+    listing,
     scaling,
     soak,
     profile,
@@ -422,18 +429,7 @@ async function main(options: BenchOptions): Promise<void> {
   /** 1000 concurrent first calls for one uncached label, and how many of them reached Vault. */
   async function measureColdPath(): Promise<BenchResults["coldPath"]> {
     const label = "cold-label";
-    await client.registerSeed({
-      label,
-      spec: {
-        secretBase32: new OTPAuth.Secret({ size: 20 }).base32,
-        algorithm: Algorithm.ALGORITHM_SHA1,
-        digits: 6,
-        period: 30,
-        issuer: "Bench",
-        account: `${label}@example.com`,
-        encoding: Encoding.ENCODING_NUMERIC,
-      },
-    });
+    await client.registerSeed({ label, spec: benchSpec(label) });
     const path = `secret/data/totp/users/${PRINCIPAL.replace(":", "/")}/${label}`;
     const reads = () =>
       kvVault.countRequests((entry) => entry.request?.operation === "read" && entry.request.path === path);
@@ -460,6 +456,71 @@ async function main(options: BenchOptions): Promise<void> {
       Object.entries(cacheAfter).map(([result, count]) => [result, count - (cacheBefore[result] ?? 0)]),
     );
     return { calls: COLD_CALLS, ok: result.ok, vaultReads: (await reads()) - readsBefore, cache };
+  }
+
+  /**
+   * ListLabels pages of 100 for a principal with `options.listed` labels: the Vault requests one page makes (counted
+   * in OpenBao's audit log), then rounds of pages against rounds of the same reads sent to OpenBao directly. Both
+   * rows are charged OpenBao's CPU too: it does most of a page's work.
+   */
+  async function measureListing(): Promise<BenchResults["listing"]> {
+    const count = options.listed;
+    log(`listing: registering ${count} labels for ${LISTER_PRINCIPAL}`);
+    const lister = createTotpClient({ ...core.clientOptions(LISTER), maxAttempts: 1, serverName: "localhost" });
+    cleanups.push(async () => lister.close());
+    const names = Array.from({ length: count }, (_, i) => `listed-${String(i).padStart(5, "0")}`);
+    for (let i = 0; i < names.length; i += DESCRIBE_IN_FLIGHT) {
+      await Promise.all(
+        names.slice(i, i + DESCRIBE_IN_FLIGHT).map((label) => lister.registerSeed({ label, spec: benchSpec(label) })),
+      );
+    }
+    const listerTarget = target(core.address, LISTER);
+    const requests = [{ pageSize: LIST_PAGE_SIZE }];
+    const dir = `totp/users/${LISTER_PRINCIPAL.replace(":", "/")}/`;
+    const counts = async () => {
+      const of = (operation: string, prefix: string) =>
+        kvVault.countRequests((e) => e.request?.operation === operation && (e.request.path ?? "").startsWith(prefix));
+      return {
+        lists: await of("list", `secret/metadata/${dir}`),
+        metadataReads: await of("read", `secret/metadata/${dir}`),
+        seedReads: await of("read", `secret/data/${dir}`),
+      };
+    };
+    const before = await counts();
+    const counted = await runGhz(
+      listerTarget,
+      requests,
+      { concurrency: 1, connections: 1, seconds: 0, total: LIST_COUNTED_CALLS },
+      "ListLabels",
+    );
+    if (counted.ok !== LIST_COUNTED_CALLS) throw new Error(`listing: ${JSON.stringify(counted.errors)}`);
+    const after = await counts();
+    const perPage = {
+      lists: (after.lists - before.lists) / LIST_COUNTED_CALLS,
+      metadataReads: (after.metadataReads - before.metadataReads) / LIST_COUNTED_CALLS,
+      seedReads: (after.seedReads - before.seedReads) / LIST_COUNTED_CALLS,
+    };
+    log(`listing: per page ${JSON.stringify(perPage)}`);
+
+    const listShape: LoadShape = { concurrency: LIST_CONCURRENCY, connections: 1, seconds: options.seconds };
+    const vaultPid = kvVault.pid as number;
+    const loadPages = (s: LoadShape) => () => runGhz(listerTarget, requests, s, "ListLabels");
+    const loadVault = (s: LoadShape) => () =>
+      runVaultPages(kvVault, "secret", dir, { pageSize: LIST_PAGE_SIZE, inFlight: DESCRIBE_IN_FLIGHT }, s);
+    await loadPages({ ...listShape, seconds: options.warmupSeconds })();
+    const rounds: Record<"core" | "vault", Measured[]> = { core: [], vault: [] };
+    for (let round = 1; round <= options.rounds; round++) {
+      rounds.core.push(await measure("ListLabels", [corePid, vaultPid], loadPages(listShape)));
+      rounds.vault.push(await measure("OpenBao alone, the same reads", [vaultPid], loadVault(listShape)));
+    }
+    const name = `ListLabels page of ${LIST_PAGE_SIZE} with ${count.toLocaleString("en")} labels`;
+    return {
+      labels: count,
+      pageSize: LIST_PAGE_SIZE,
+      core: series(name, rounds.core),
+      vault: series("OpenBao alone, the same reads per page", rounds.vault),
+      perPage,
+    };
   }
 
   /**
@@ -554,6 +615,19 @@ async function main(options: BenchOptions): Promise<void> {
 }
 
 type Sampled = "rssBytes" | "heapUsedBytes";
+
+/** A new random seed for `label`, made here and held only in memory: no seed is written down or logged. */
+function benchSpec(label: string) {
+  return {
+    secretBase32: new OTPAuth.Secret({ size: 20 }).base32,
+    algorithm: Algorithm.ALGORITHM_SHA1,
+    digits: 6,
+    period: 30,
+    issuer: "Bench",
+    account: `${label}@example.com`,
+    encoding: Encoding.ENCODING_NUMERIC,
+  };
+}
 
 /**
  * How much the least-squares line through the samples rises over the soak, in % of where it starts. Unlike two

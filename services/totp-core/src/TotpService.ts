@@ -13,7 +13,7 @@ import type {
   RegisterSeedResponse,
 } from "@totp-custody/contract";
 import { type ErrorCode, invalid, TotpError } from "./errors.js";
-import { decodePageToken, encodePageToken } from "./pageToken.js";
+import { decodePageToken, encodePageToken, type PageCursor } from "./pageToken.js";
 import {
   labelFromEntry,
   parseMigrationUri,
@@ -24,7 +24,7 @@ import {
 } from "./parse/index.js";
 import { type Caller, canRegisterPersonal, labelAccess, type Policy, readableShared } from "./policy/index.js";
 import { toLabelInfo } from "./protoMapping.js";
-import type { SeedInput } from "./seed.js";
+import type { LabelMeta, SeedInput } from "./seed.js";
 import type { SeedStore } from "./store/SeedStore.js";
 
 export interface TotpServiceDeps {
@@ -83,19 +83,41 @@ export class TotpService {
     return { info: await this.#put(caller, request.label, seed, request.overwrite) };
   }
 
+  /**
+   * One page of the caller's personal labels, then of the shared ones the caller may read, each phase in label
+   * order and resumed after the last label answered (pageToken.ts), so a page costs the store about its size.
+   */
   async listLabels(caller: Caller, request: ListLabelsRequest): Promise<ListLabelsResponse> {
     if (request.pageSize > MAX_PAGE_SIZE) throw invalid(`page_size: at most ${MAX_PAGE_SIZE}`);
     const size = request.pageSize || DEFAULT_PAGE_SIZE;
-    const offset = decodePageToken(caller.principal, request.pageToken);
+    const { principal } = caller;
+    const cursor = decodePageToken(principal, request.pageToken);
+    const answer = (labels: LabelMeta[], next: PageCursor | undefined): ListLabelsResponse => ({
+      labels: labels.map(toLabelInfo),
+      nextPageToken: next ? encodePageToken(principal, next) : "",
+    });
+    const labels: LabelMeta[] = [];
+    if (cursor.phase === "personal") {
+      const mine = await this.#store.page({ shared: false, principal }, { after: cursor.after, limit: size });
+      const last = mine.labels.at(-1)?.label ?? "";
+      if (mine.more) return answer(mine.labels, { phase: "personal", after: last });
+      labels.push(...mine.labels);
+    }
     const readable = new Set(readableShared(this.#policy(), caller));
-    const [personal, shared] = await Promise.all([
-      this.#store.list({ shared: false, principal: caller.principal }),
-      readable.size > 0 ? this.#store.list({ shared: true }) : [],
-    ]);
-    const all = [...personal, ...shared.filter((meta) => readable.has(meta.label))];
-    const page = all.slice(offset, offset + size);
-    const next = offset + size < all.length ? encodePageToken(caller.principal, offset + size) : "";
-    return { labels: page.map(toLabelInfo), nextPageToken: next };
+    if (readable.size === 0) return answer(labels, undefined);
+    // With the page already full this only asks whether a readable shared label exists: no empty last page.
+    const team = await this.#store.page(
+      { shared: true },
+      {
+        after: cursor.phase === "shared" ? cursor.after : "",
+        limit: size - labels.length,
+        include: (l) => readable.has(l),
+      },
+    );
+    labels.push(...team.labels);
+    // None answered but more follow only when the personal labels filled the page: the shared phase starts over.
+    const last = team.labels.at(-1)?.label ?? "";
+    return answer(labels, team.more ? { phase: "shared", after: last } : undefined);
   }
 
   async deleteSeed(caller: Caller, request: DeleteSeedRequest): Promise<DeleteSeedResponse> {

@@ -44,7 +44,7 @@ export type StoreKind = "file" | "vault-kv" | "vault-totp";
 /** What the core's Vault token needs for the KV store at secret/totp, and nothing more. */
 export const CORE_VAULT_POLICY = `
 path "secret/data/totp/*" { capabilities = ["create", "read", "update", "delete"] }
-path "secret/metadata/totp/*" { capabilities = ["read", "list"] }
+path "secret/metadata/totp/*" { capabilities = ["read", "list", "update"] }
 `;
 
 /** An AppRole `role` with the core's policy on `vault`; answers the core's login variables. */

@@ -217,7 +217,8 @@ class CountingRecords implements SeedRecords {
   }
   write = (ref: LabelRef, record: SeedRecord, overwrite: boolean) => this.inner.write(ref, record, overwrite);
   remove = (ref: LabelRef) => this.inner.remove(ref);
-  list = (owner: LabelRef["owner"]) => this.inner.list(owner);
+  labels = (owner: LabelRef["owner"], after: string, limit: number) => this.inner.labels(owner, after, limit);
+  describe = (ref: LabelRef) => this.inner.describe(ref);
   ping = () => this.inner.ping();
   close = () => this.inner.close();
 }

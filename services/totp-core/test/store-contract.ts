@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TotpError } from "../src/errors.js";
 import { codeWindow } from "../src/otp/codeWindow.js";
-import type { LabelRef, Owner, SeedInput } from "../src/seed.js";
+import type { LabelMeta, LabelRef, Owner, SeedInput } from "../src/seed.js";
 import type { SeedStore } from "../src/store/SeedStore.js";
 import { rejection } from "./rejection.js";
 
@@ -59,6 +59,17 @@ async function expectCodesOf(store: SeedStore, ref: LabelRef, seed: SeedInput, t
   expect(window.validFrom.getTime()).toBeLessThanOrEqual(Date.now());
 }
 
+/** Every live label of `owner`, through pages of `pageSize`. */
+export async function listAll(store: SeedStore, owner: Owner, pageSize = 1000): Promise<LabelMeta[]> {
+  const all: LabelMeta[] = [];
+  for (let after = ""; ; ) {
+    const page = await store.page(owner, { after, limit: pageSize });
+    all.push(...page.labels);
+    if (!page.more) return all;
+    after = page.labels.at(-1)?.label ?? after;
+  }
+}
+
 /**
  * The SeedStore contract, the same for every store. `open` gives a store for the whole suite; `close` is called
  * once after it.
@@ -95,7 +106,7 @@ export function storeContract(name: string, open: () => Promise<SeedStore>, trai
       await expectCodesOf(store, ref, seed, traits);
       const found = await store.codes(ref, Date.now());
       expect(found?.meta).toEqual(meta);
-      expect(await store.list(ref.owner)).toEqual([meta]);
+      expect(await listAll(store, ref.owner)).toEqual([meta]);
     });
 
     it("answers undefined or false for a label that does not exist", async () => {
@@ -103,7 +114,7 @@ export function storeContract(name: string, open: () => Promise<SeedStore>, trai
       expect(await store.codes(ref, Date.now())).toBeUndefined();
       expect(await store.info(ref)).toBeUndefined();
       expect(await store.remove(ref)).toBe(false);
-      expect(await store.list(ref.owner)).toEqual([]);
+      expect(await listAll(store, ref.owner)).toEqual([]);
     });
 
     it("refuses a second registration with ALREADY_EXISTS and keeps the first seed", async () => {
@@ -142,7 +153,7 @@ export function storeContract(name: string, open: () => Promise<SeedStore>, trai
       await store.put(bob, bobSeed, "telegram:1", false);
       await expectCodesOf(store, alice, aliceSeed, traits);
       await expectCodesOf(store, bob, bobSeed, traits);
-      expect((await store.list(alice.owner)).map((m) => m.account)).toEqual(["alice"]);
+      expect((await listAll(store, alice.owner)).map((m) => m.account)).toEqual(["alice"]);
       expect(await store.remove(bob)).toBe(true);
       await expectCodesOf(store, alice, aliceSeed, traits);
       expect(await store.info(bob)).toBeUndefined();
@@ -158,10 +169,10 @@ export function storeContract(name: string, open: () => Promise<SeedStore>, trai
       expect(teamMeta).toMatchObject({ shared: true, owner: "service:admin", account: "team" });
       await expectCodesOf(store, team, teamSeed, traits);
       await expectCodesOf(store, mine, mySeed, traits);
-      const sharedLabels = await store.list({ shared: true });
+      const sharedLabels = await listAll(store, { shared: true });
       expect(sharedLabels).toContainEqual(teamMeta);
       expect(sharedLabels.every((m) => m.shared)).toBe(true);
-      expect((await store.list(mine.owner)).map((m) => [m.label, m.shared, m.account])).toEqual([
+      expect((await listAll(store, mine.owner)).map((m) => [m.label, m.shared, m.account])).toEqual([
         [team.label, false, "mine"],
       ]);
     });
@@ -171,9 +182,41 @@ export function storeContract(name: string, open: () => Promise<SeedStore>, trai
       const labels = ["zeta", "alpha", "m.1", "m-2", "m_3", "a9", "dash-", "dot."];
       for (const label of labels) await store.put(personal(label, principal), newSeed(), principal, false);
       await store.put(personal("alpha"), newSeed(), "telegram:1", false);
-      const listed = await store.list({ shared: false, principal });
+      const listed = await listAll(store, { shared: false, principal });
       expect(listed.map((m) => m.label)).toEqual([...labels].sort());
       expect(listed.every((m) => m.owner === principal && !m.shared)).toBe(true);
+    });
+
+    it("pages an owner's labels after a label, and answers each label alive all along exactly once", async () => {
+      const principal = newPrincipal();
+      const owner: Owner = { shared: false, principal };
+      const labels = Array.from({ length: 30 }, (_, i) => `k${String(i).padStart(2, "0")}`);
+      for (const label of labels) await store.put({ label, owner }, newSeed({ account: label }), principal, false);
+      const first = await store.page(owner, { after: "", limit: 4 });
+      expect(first.labels.map((m) => m.label)).toEqual(labels.slice(0, 4));
+      expect(first.labels.map((m) => m.account)).toEqual(labels.slice(0, 4));
+      expect(first.more).toBe(true);
+      // `after` need not exist, and a limit of 0 only tells whether anything follows.
+      expect((await store.page(owner, { after: "k055", limit: 2 })).labels.map((m) => m.label)).toEqual(["k06", "k07"]);
+      expect(await store.page(owner, { after: "k28", limit: 0 })).toEqual({ labels: [], more: true });
+      expect(await store.page(owner, { after: "k29", limit: 5 })).toEqual({ labels: [], more: false });
+      const odd = await store.page(owner, { after: "", limit: 3, include: (l) => Number(l.slice(1)) % 2 === 1 });
+      expect(odd.labels.map((m) => m.label)).toEqual(["k01", "k03", "k05"]);
+
+      const seen: string[] = [];
+      const deleted = new Set<string>();
+      for (let after = "", more = true; more; ) {
+        const page = await store.page(owner, { after, limit: 3 });
+        seen.push(...page.labels.map((m) => m.label));
+        for (const m of page.labels.slice(0, 2)) {
+          await store.remove({ label: m.label, owner });
+          deleted.add(m.label);
+        }
+        more = page.more;
+        after = page.labels.at(-1)?.label ?? after;
+      }
+      expect(seen).toEqual(labels);
+      expect((await listAll(store, owner)).map((m) => m.label)).toEqual(labels.filter((l) => !deleted.has(l)));
     });
 
     it("removes a label, and the label can be registered again", async () => {
@@ -182,7 +225,7 @@ export function storeContract(name: string, open: () => Promise<SeedStore>, trai
       expect(await store.remove(ref)).toBe(true);
       expect(await store.codes(ref, Date.now())).toBeUndefined();
       expect(await store.info(ref)).toBeUndefined();
-      expect(await store.list(ref.owner)).toEqual([]);
+      expect(await listAll(store, ref.owner)).toEqual([]);
       expect(await store.remove(ref)).toBe(false);
       const again = newSeed();
       await store.put(ref, again, "telegram:1", false);

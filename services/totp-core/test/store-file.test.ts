@@ -176,7 +176,7 @@ describe("FileStore under SIGKILL", () => {
       const reported = acked() + 1;
 
       const store = await FileStore.open(path, key);
-      const labels = (await store.list(owner)).map((e) => e.label);
+      const labels = (await store.labels(owner)).names;
       count = labels.length;
       expect(count === reported || count === reported + 1, `${count} labels after ${reported} reported`).toBe(true);
       expect(new Set(labels)).toEqual(new Set(Array.from({ length: count }, (_, i) => `l-${i}`)));

@@ -96,6 +96,74 @@ describe("Vault KV store", () => {
     await cold.close();
   });
 
+  it("describes each label in its secret's custom metadata, and pages without reading a seed", async () => {
+    const principal = newPrincipal();
+    const id = principal.split(":")[1];
+    const owner = { shared: false as const, principal };
+    await store.put(personal("described", principal), newSeed({ issuer: "GitHub", account: "octo" }), principal, false);
+    const metadata = await vault.request<{ data: { custom_metadata: Record<string, string> } }>(
+      "GET",
+      `secret/metadata/totp/users/telegram/${id}/described`,
+    );
+    expect(metadata.data.custom_metadata).toEqual({
+      algorithm: "SHA1",
+      digits: "6",
+      period: "30",
+      encoding: "numeric",
+      issuer: "GitHub",
+      account: "octo",
+      createdAt: expect.any(String),
+      registeredBy: principal,
+      describesVersion: "1",
+    });
+    const seedReads = () =>
+      vault.countRequests(
+        (e) => e.request?.operation === "read" && e.request.path === `secret/data/totp/users/telegram/${id}/described`,
+      );
+    const before = await seedReads();
+    const page = await store.page(owner, { after: "", limit: 10 });
+    expect(page.labels).toEqual([expect.objectContaining({ label: "described", issuer: "GitHub", account: "octo" })]);
+    expect((await seedReads()) - before).toBe(0);
+  });
+
+  it("lists labels of the earlier layout, without custom metadata, and labels whose custom metadata is stale", async () => {
+    const principal = newPrincipal();
+    const id = principal.split(":")[1];
+    const owner = { shared: false as const, principal };
+    const oldRecord = (issuer: string) => ({
+      secret: newSeed().secret.toString("base64"),
+      algorithm: "SHA256",
+      digits: 8,
+      period: 60,
+      encoding: "numeric",
+      issuer,
+      account: "legacy@example.com",
+      createdAt: "2025-01-02T03:04:05.000Z",
+      registeredBy: principal,
+    });
+    // As a totp-core before custom metadata wrote it: the secret alone.
+    await vault.request("POST", `secret/data/totp/users/telegram/${id}/legacy`, { data: oldRecord("Old") });
+    await store.put(personal("modern", principal), newSeed({ issuer: "Modern" }), principal, false);
+    const listed = await store.page(owner, { after: "", limit: 10 });
+    expect(listed.labels.map((m) => [m.label, m.issuer, m.algorithm, m.digits, m.period, m.createdAt])).toEqual([
+      ["legacy", "Old", "SHA256", 8, 60, new Date("2025-01-02T03:04:05.000Z")],
+      ["modern", "Modern", "SHA1", 6, 30, expect.any(Date)],
+    ]);
+    // Described on the way: the next page reads no secret of the earlier layout.
+    const seedReads = () =>
+      vault.countRequests(
+        (e) => e.request?.operation === "read" && e.request.path === `secret/data/totp/users/telegram/${id}/legacy`,
+      );
+    const readsBefore = await seedReads();
+    expect((await store.page(owner, { after: "", limit: 1 })).labels.map((m) => m.issuer)).toEqual(["Old"]);
+    expect((await seedReads()) - readsBefore).toBe(0);
+    // A newer version written past this store (another writer whose metadata write failed): its data wins.
+    await vault.request("POST", `secret/data/totp/users/telegram/${id}/modern`, { data: oldRecord("Rewritten") });
+    expect((await store.page(owner, { after: "legacy", limit: 10 })).labels.map((m) => m.issuer)).toEqual([
+      "Rewritten",
+    ]);
+  });
+
   it("reports a malformed secret as INTERNAL without its content", async () => {
     const principal = newPrincipal();
     const ref = personal("broken", principal);

@@ -180,6 +180,26 @@ describe("token auth", () => {
     client.close();
   });
 
+  it("lists a folder a window at a time, folders counted but left out, with OpenBao's paginated LIST", async () => {
+    const client = new VaultClient(options({ method: "token", token: vault.token }));
+    for (const name of ["a", "b", "c/x", "d", "e"]) await client.kvReplace("secret", `paged/${name}`, { v: 1 });
+    expect(await client.kvList("secret", "paged")).toEqual({ names: ["a", "b", "d", "e"], complete: true });
+    expect(await client.kvList("secret", "paged", { after: "a", limit: 2 })).toEqual({
+      names: ["b"],
+      complete: false,
+    });
+    expect(await client.kvList("secret", "paged", { after: "c/", limit: 2 })).toEqual({
+      names: ["d", "e"],
+      complete: false,
+    });
+    expect(await client.kvList("secret", "paged", { after: "e", limit: 2 })).toEqual({ names: [], complete: true });
+    expect(await client.kvList("secret", "nothing-here", { after: "", limit: 2 })).toEqual({
+      names: [],
+      complete: true,
+    });
+    client.close();
+  });
+
   it("does not retry a refused token (there is nothing to log in with) and says why", async () => {
     const { log, said } = captureLog();
     const created = await vault.request<{ auth: { client_token: string } }>("POST", "auth/token/create", {

@@ -5,7 +5,7 @@ import type { LabelRef, Owner, SeedRecord } from "../seed.js";
 import { FileLock } from "./FileLock.js";
 import { refKey, splitPrincipal } from "./labelPaths.js";
 import type { SeedRecords } from "./SeedRecords.js";
-import { fromStoredRecord, type StoredRecord, toStoredRecord } from "./storedRecord.js";
+import { fromStoredRecord, type RecordMeta, type StoredRecord, toStoredRecord } from "./storedRecord.js";
 import { storeUnavailable } from "./storeErrors.js";
 
 /*
@@ -104,9 +104,18 @@ export class FileStore implements SeedRecords {
     return this.#change((entries) => entries.delete(refKey(ref)));
   }
 
-  async list(owner: Owner): Promise<Array<{ label: string; record: SeedRecord }>> {
+  /** Every name at once: they are in memory, and a listing takes those after its cursor. */
+  async labels(owner: Owner): Promise<{ names: string[]; complete: boolean }> {
     const mine = (o: Owner) => (owner.shared ? o.shared : !o.shared && o.principal === owner.principal);
-    return [...this.#entries.values()].filter((e) => mine(e.owner)).map(({ label, record }) => ({ label, record }));
+    return {
+      names: [...this.#entries.values()].filter((e) => mine(e.owner)).map(({ label }) => label),
+      complete: true,
+    };
+  }
+
+  /** From memory, like read(): the whole record, of which a listing keeps the metadata. */
+  describe(ref: LabelRef): Promise<RecordMeta | undefined> {
+    return this.read(ref);
   }
 
   /** Always serves once open: the content is in memory and writes report their own failures. */

@@ -1,4 +1,6 @@
 import type { LabelRef, Owner, SeedRecord } from "../seed.js";
+import type { NameSource } from "./labelPage.js";
+import type { RecordMeta } from "./storedRecord.js";
 
 /**
  * The storage half of a store that keeps whole seed records (Vault KV, the encrypted file). recordSeedStore turns
@@ -20,8 +22,13 @@ export interface SeedRecords {
   write(ref: LabelRef, record: SeedRecord, overwrite: boolean): Promise<boolean>;
   /** False when the label did not exist. */
   remove(ref: LabelRef): Promise<boolean>;
-  /** Every record of one owner, in any order. */
-  list(owner: Owner): Promise<Array<{ label: string; record: SeedRecord }>>;
+  /**
+   * Names of one owner's labels after `after`, a window of at least `limit` unless complete (see NameSource). May
+   * name labels deleted since and names that are not labels at all: a listing describes each before it shows it.
+   */
+  labels(owner: Owner, after: string, limit: number): ReturnType<NameSource>;
+  /** A label's metadata, read without its seed where the backend allows; undefined when it does not exist. */
+  describe(ref: LabelRef): Promise<RecordMeta | undefined>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

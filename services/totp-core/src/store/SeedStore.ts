@@ -1,4 +1,5 @@
 import type { CodeWindow, LabelMeta, LabelRef, Owner, SeedInput } from "../seed.js";
+import type { LabelPage, PageRequest } from "./labelPage.js";
 
 /**
  * Where seeds live. Every implementation passes the same contract suite (test/store-contract.ts).
@@ -20,8 +21,13 @@ export interface SeedStore {
   codes(ref: LabelRef, atMs: number): Promise<{ meta: LabelMeta; window: CodeWindow } | undefined>;
   /** The metadata of one label, or undefined. */
   info(ref: LabelRef): Promise<LabelMeta | undefined>;
-  /** All labels of one owner (the shared owner lists every shared label stored), sorted by label. */
-  list(owner: Owner): Promise<LabelMeta[]>;
+  /**
+   * One page of one owner's live labels (the shared owner lists every shared label stored), sorted by label: those
+   * after `request.after`, at most `request.limit`. Keyset paging, so a label that lives through a whole listing
+   * is answered exactly once whatever is added or removed meanwhile. Never reads a seed where the backend can
+   * avoid it, and costs about one metadata read per label answered, not per label the owner holds.
+   */
+  page(owner: Owner, request: PageRequest): Promise<LabelPage>;
   /** Removes a label; false when it did not exist. */
   remove(ref: LabelRef): Promise<boolean>;
   /** Resolves when the backing service answers and can serve; throws TotpError UNAVAILABLE otherwise. */

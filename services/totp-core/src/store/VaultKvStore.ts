@@ -1,9 +1,10 @@
-import { isLabelName } from "../policy/labelName.js";
+import { type Logger, pino } from "pino";
 import type { LabelRef, Owner, SeedRecord } from "../seed.js";
 import type { VaultClient } from "../vault/VaultClient.js";
 import { labelPath, ownerPath } from "./labelPaths.js";
+import { fromListingMetadata, toListingMetadata } from "./listingMetadata.js";
 import type { SeedRecords } from "./SeedRecords.js";
-import { fromStoredRecord, toStoredRecord } from "./storedRecord.js";
+import { fromStoredRecord, type RecordMeta, toStoredRecord } from "./storedRecord.js";
 
 export interface VaultKvStoreOptions {
   /** The KV v2 mount, default "secret". */
@@ -16,10 +17,12 @@ export interface VaultKvStoreOptions {
  * Seed records in Vault KV v2: `<mount>/data/<prefix>/users/<platform>/<id>/<label>` for personal labels and
  * `<mount>/data/<prefix>/shared/<label>` for shared ones, one secret per label with the record's fields as data.
  * Creation uses check-and-set, so the uniqueness of a label holds across replicas; removal deletes the latest
- * version and keeps the earlier ones (per the mount's max_versions) for recovery.
+ * version and keeps the earlier ones (per the mount's max_versions) for recovery. Each secret's custom metadata
+ * holds the record without its secret (listingMetadata.ts), so that a listing reads metadata only, never a seed;
+ * the store owns the custom metadata of its secrets and replaces it at each write.
  *
  * The token needs, below `<mount>/data/<prefix>/`: create, read, update, delete; below
- * `<mount>/metadata/<prefix>/`: read, list.
+ * `<mount>/metadata/<prefix>/`: read, list, update.
  */
 export class VaultKvStore implements SeedRecords {
   readonly kind = "vault-kv";
@@ -28,11 +31,13 @@ export class VaultKvStore implements SeedRecords {
   readonly #prefix: string;
   /** The KV version each record read() answered came from, for isCurrent(); it goes with the record. */
   readonly #versions = new WeakMap<SeedRecord, number>();
+  readonly #log: Logger;
 
-  constructor(client: VaultClient, options: VaultKvStoreOptions = {}) {
+  constructor(client: VaultClient, options: VaultKvStoreOptions = {}, log: Logger = pino({ enabled: false })) {
     this.#client = client;
     this.#mount = options.kvMount ?? "secret";
     this.#prefix = options.prefix ?? "totp";
+    this.#log = log;
   }
 
   async read(ref: LabelRef): Promise<SeedRecord | undefined> {
@@ -51,9 +56,48 @@ export class VaultKvStore implements SeedRecords {
   async write(ref: LabelRef, record: SeedRecord, overwrite: boolean): Promise<boolean> {
     const path = this.#path(ref);
     const data = toStoredRecord(record);
-    if (!overwrite) return this.#client.kvCreate(this.#mount, path, data);
-    await this.#client.kvReplace(this.#mount, path, data);
+    const version = overwrite
+      ? await this.#client.kvReplace(this.#mount, path, data)
+      : await this.#client.kvCreate(this.#mount, path, data);
+    if (version === undefined) return false;
+    // The seed is stored, and a listing reads the secret itself for a label whose custom metadata describes another
+    // version: failing the registration on this write would only make its retry answer ALREADY_EXISTS.
+    await this.#describeVersion(ref, record, version);
     return true;
+  }
+
+  /**
+   * A label's metadata from the secret's metadata, without its data. A label written by an earlier totp-core (or
+   * whose custom metadata describes another version) is read whole, only its metadata kept, and described for the
+   * next listing: labels of the earlier layout cost a seed read once, not at every page.
+   */
+  async describe(ref: LabelRef): Promise<RecordMeta | undefined> {
+    const found = await this.#client.kvMetadata(this.#mount, this.#path(ref));
+    if (!found || found.deleted) return undefined;
+    const described = fromListingMetadata(found.custom, found.version);
+    if (described) return described;
+    const record = await this.read(ref);
+    const version = record && this.#versions.get(record);
+    // A write racing this one may describe a newer version first and be overwritten here: the version tag makes
+    // the next listing read the secret again and describe it anew, never show the older version's metadata.
+    if (record && version !== undefined) await this.#describeVersion(ref, record, version);
+    return record;
+  }
+
+  /**
+   * Writes the custom metadata describing `version` of a label; a failure is logged, not thrown, as listings read
+   * the secret instead. A token without "update" on the metadata path (a policy from before this layout) ends up
+   * here at every write.
+   */
+  async #describeVersion(ref: LabelRef, record: RecordMeta, version: number): Promise<void> {
+    try {
+      await this.#client.kvSetCustomMetadata(this.#mount, this.#path(ref), toListingMetadata(record, version));
+    } catch (err) {
+      this.#log.warn(
+        { err, label: ref.label, shared: ref.owner.shared },
+        "could not describe a label in its custom metadata: listing it reads the secret until it is written again",
+      );
+    }
   }
 
   async remove(ref: LabelRef): Promise<boolean> {
@@ -63,15 +107,9 @@ export class VaultKvStore implements SeedRecords {
     return true;
   }
 
-  async list(owner: Owner): Promise<Array<{ label: string; record: SeedRecord }>> {
-    const names = await this.#client.kvList(this.#mount, `${this.#prefix}/${ownerPath(owner)}`);
-    // Anything else an operator put in the folder is not ours to show.
-    const labels = names.filter(isLabelName);
-    // LIST names deleted labels too (their metadata stays): a read tells which are alive.
-    const found = await Promise.all(
-      labels.map(async (label) => ({ label, record: await this.read({ label, owner }) })),
-    );
-    return found.filter((entry): entry is { label: string; record: SeedRecord } => entry.record !== undefined);
+  /** LIST names deleted labels too (their metadata stays), and whatever else an operator put in the folder. */
+  labels(owner: Owner, after: string, limit: number): Promise<{ names: string[]; complete: boolean }> {
+    return this.#client.kvList(this.#mount, `${this.#prefix}/${ownerPath(owner)}`, { after, limit });
   }
 
   ping(): Promise<void> {

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, pino } from "pino";
 import { TotpError } from "../errors.js";
-import { isLabelName } from "../policy/labelName.js";
 import type { CodeWindow, LabelMeta, LabelRef, Owner, SeedInput } from "../seed.js";
 import type { TotpKey, VaultClient } from "../vault/VaultClient.js";
 import { encodeBase32 } from "./encodeBase32.js";
+import { collectPage, type LabelPage, type PageRequest } from "./labelPage.js";
 import { labelPath, ownerPath, refKey } from "./labelPaths.js";
 import { labelMeta, type SeedCacheOptions } from "./recordSeedStore.js";
 import type { SeedStore } from "./SeedStore.js";
@@ -138,11 +138,11 @@ export class VaultTotpStore implements SeedStore {
     return found && labelMeta(ref, fromStoredMeta(found.data));
   }
 
-  async list(owner: Owner): Promise<LabelMeta[]> {
-    const names = await this.#client.kvList(this.#kvMount, `${this.#metaPrefix}/${ownerPath(owner)}`);
-    const labels = names.filter(isLabelName).sort();
-    const metas = await Promise.all(labels.map((label) => this.info({ label, owner })));
-    return metas.filter((meta): meta is LabelMeta => meta !== undefined);
+  /** The metadata entries hold no seed: a page reads each of its labels' entries, and nothing of the engine. */
+  async page(owner: Owner, request: PageRequest): Promise<LabelPage> {
+    const dir = `${this.#metaPrefix}/${ownerPath(owner)}`;
+    const names = (after: string, limit: number) => this.#client.kvList(this.#kvMount, dir, { after, limit });
+    return collectPage(names, request, (label) => this.info({ label, owner }));
   }
 
   async remove(ref: LabelRef): Promise<boolean> {

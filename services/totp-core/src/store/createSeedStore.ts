@@ -49,12 +49,14 @@ const VAULT_CALLS = [
   "kvExists",
   "kvDelete",
   "kvList",
+  "kvMetadata",
+  "kvSetCustomMetadata",
   "totpImport",
   "totpCode",
   "totpDelete",
 ] as const;
 /** The encrypted file's operations; reads answer from memory, writes rewrite the file. */
-const FILE_CALLS = ["read", "write", "remove", "list", "ping"] as const;
+const FILE_CALLS = ["read", "write", "remove", "labels", "describe", "ping"] as const;
 
 /**
  * The configured store, ready to serve. The file store opens its file here, so a wrong key fails the start; the
@@ -82,7 +84,7 @@ export async function createSeedStore(options: SeedStoreOptions, runtime: SeedSt
       return recordSeedStore(metrics ? timedCalls(file, "file", FILE_CALLS, metrics) : file, cache);
     }
     case "vault-kv":
-      return recordSeedStore(new VaultKvStore(vaultClient(options.vault), options), cache);
+      return recordSeedStore(new VaultKvStore(vaultClient(options.vault), options, log), cache);
     case "vault-totp":
       return new VaultTotpStore(vaultClient(options.vault), options, cache, log);
   }

@@ -1,5 +1,6 @@
 import { codeWindow } from "../otp/codeWindow.js";
 import type { CodeWindow, LabelMeta, LabelRef, SeedInput, SeedRecord } from "../seed.js";
+import { collectPage } from "./labelPage.js";
 import { refKey } from "./labelPaths.js";
 import type { SeedRecords } from "./SeedRecords.js";
 import type { SeedStore } from "./SeedStore.js";
@@ -77,11 +78,13 @@ export function recordSeedStore(records: SeedRecords, cacheOptions: SeedCacheOpt
       return record && labelMeta(ref, record);
     },
 
-    async list(owner) {
-      const found = await records.list(owner);
-      return found
-        .map(({ label, record }) => labelMeta({ label, owner }, record))
-        .sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+    async page(owner, request) {
+      // Not through the seed cache: a listing needs no seed, and must not bring thousands into memory.
+      const names = (after: string, limit: number) => records.labels(owner, after, limit);
+      return collectPage(names, request, async (label) => {
+        const meta = await records.describe({ label, owner });
+        return meta && labelMeta({ label, owner }, meta);
+      });
     },
 
     async remove(ref: LabelRef): Promise<boolean> {

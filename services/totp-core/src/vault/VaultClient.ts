@@ -31,6 +31,13 @@ export interface VaultClientOptions {
 
 const DEFAULT_KUBERNETES_JWT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
+/** What the metadata of a KV v2 secret says: its latest version, whether that is deleted, its custom metadata. */
+export interface KvMetadata {
+  version: number;
+  deleted: boolean;
+  custom: Record<string, string>;
+}
+
 /** One version of a KV v2 secret. */
 export interface KvVersion {
   data: Record<string, unknown>;
@@ -147,24 +154,41 @@ export class VaultClient {
 
   /**
    * Creates a KV v2 secret with check-and-set, so that of concurrent creators exactly one succeeds. A secret whose
-   * latest version is deleted counts as absent. False when it exists.
+   * latest version is deleted counts as absent. Answers the version written, undefined when the secret exists.
    */
-  async kvCreate(mount: string, path: string, data: Record<string, unknown>): Promise<boolean> {
-    if (await this.#kvWrite(mount, path, data, 0)) return true;
+  async kvCreate(mount: string, path: string, data: Record<string, unknown>): Promise<number | undefined> {
+    const created = await this.#kvWrite(mount, path, data, 0);
+    if (created !== undefined) return created;
     // cas 0 also fails when the secret had versions that were all deleted since: create on top of the latest one.
     const state = await this.#kvState(mount, path);
-    if (state && !state.deleted) return false;
+    if (state && !state.deleted) return undefined;
     return this.#kvWrite(mount, path, data, state?.version ?? 0);
   }
 
-  /** Writes a new version whatever exists. */
-  async kvReplace(mount: string, path: string, data: Record<string, unknown>): Promise<void> {
-    await this.#kvWrite(mount, path, data, undefined);
+  /** Writes a new version whatever exists; answers its version number. */
+  async kvReplace(mount: string, path: string, data: Record<string, unknown>): Promise<number> {
+    const version = await this.#kvWrite(mount, path, data, undefined);
+    if (version === undefined) throw unexpectedReply("kv write", `${mount}/data/${path}`);
+    return version;
   }
 
   /** Writes a new version only if the latest is still `version` (check-and-set); false when another came first. */
-  kvReplaceAt(mount: string, path: string, data: Record<string, unknown>, version: number): Promise<boolean> {
-    return this.#kvWrite(mount, path, data, version);
+  async kvReplaceAt(mount: string, path: string, data: Record<string, unknown>, version: number): Promise<boolean> {
+    return (await this.#kvWrite(mount, path, data, version)) !== undefined;
+  }
+
+  /**
+   * The metadata of a secret (no secret data crosses the wire), undefined when it never existed: what a listing
+   * needs to tell a live secret from a deleted one and to describe it without reading it.
+   */
+  kvMetadata(mount: string, path: string): Promise<KvMetadata | undefined> {
+    return this.#kvState(mount, path);
+  }
+
+  /** Replaces a secret's custom metadata; its versions and their data stay as they are. */
+  async kvSetCustomMetadata(mount: string, path: string, custom: Record<string, string>): Promise<void> {
+    const api = `${mount}/metadata/${path}`;
+    await this.#send("kv metadata write", api, () => this.#vault.write(api, { custom_metadata: custom }));
   }
 
   /** The latest version number of a secret, deleted or not: what kvReplaceAt expects; 0 when it never existed. */
@@ -193,14 +217,27 @@ export class VaultClient {
     await this.#send("kv delete", api, () => this.#vault.delete(api));
   }
 
-  /** The secret names directly below `dir` (folders left out), including ones whose latest version is deleted. */
-  async kvList(mount: string, dir: string): Promise<string[]> {
+  /**
+   * The secret names directly below `dir` (folders left out), including ones whose latest version is deleted; with
+   * `window`, those after `window.after`, at most `window.limit` entries (OpenBao's paginated LIST; HashiCorp Vault
+   * ignores both and answers every name). `complete` when no entry follows the ones answered.
+   */
+  async kvList(
+    mount: string,
+    dir: string,
+    window?: { after: string; limit: number },
+  ): Promise<{ names: string[]; complete: boolean }> {
     const api = `${mount}/metadata/${dir}`;
-    const reply = await this.#send("kv list", api, () => this.#vault.list(api), notFound);
-    const keys = reply?.data?.keys;
-    if (reply === undefined) return [];
+    const query = window ? `?after=${encodeURIComponent(window.after)}&limit=${window.limit}` : "";
+    const reply = await this.#send("kv list", api, () => this.#vault.list(`${api}${query}`), notFound);
+    if (reply === undefined) return { names: [], complete: true };
+    const keys = reply.data?.keys;
     if (!Array.isArray(keys)) throw unexpectedReply("kv list", api);
-    return keys.filter((key): key is string => typeof key === "string" && !key.endsWith("/"));
+    return {
+      names: keys.filter((key): key is string => typeof key === "string" && !key.endsWith("/")),
+      // Folders count towards the limit too: a short answer, not a short list of names, means the end.
+      complete: window === undefined || keys.length < window.limit,
+    };
   }
 
   /** Imports a key into the TOTP engine, replacing one of the same name. */
@@ -232,17 +269,26 @@ export class VaultClient {
     clearTimeout(this.#timer);
   }
 
-  async #kvWrite(mount: string, path: string, data: Record<string, unknown>, cas: number | undefined) {
+  /** The version written, or undefined when check-and-set refused the write. */
+  async #kvWrite(
+    mount: string,
+    path: string,
+    data: Record<string, unknown>,
+    cas: number | undefined,
+  ): Promise<number | undefined> {
     const api = `${mount}/data/${path}`;
     const body = cas === undefined ? { data } : { options: { cas }, data };
     const casMismatch = (f: VaultFailure) =>
       f.status === 400 && f.vaultErrors.some((e) => e.includes("check-and-set parameter did not match"));
     const reply = await this.#send("kv write", api, () => this.#vault.write(api, body), casMismatch);
-    return reply !== undefined;
+    if (reply === undefined) return undefined;
+    const version = reply.data?.version;
+    if (typeof version !== "number") throw unexpectedReply("kv write", api);
+    return version;
   }
 
-  /** The latest version number of a secret and whether it is deleted or destroyed; undefined when none exists. */
-  async #kvState(mount: string, path: string): Promise<{ version: number; deleted: boolean } | undefined> {
+  /** A secret's latest version number, whether it is deleted or destroyed, its custom metadata; undefined if none. */
+  async #kvState(mount: string, path: string): Promise<KvMetadata | undefined> {
     const api = `${mount}/metadata/${path}`;
     const reply = await this.#send("kv metadata", api, () => this.#vault.read(api), notFound);
     if (reply === undefined) return undefined;
@@ -252,7 +298,13 @@ export class VaultClient {
       | undefined;
     if (typeof version !== "number") throw unexpectedReply("kv metadata", api);
     const latest = versions?.[String(version)];
-    return { version, deleted: latest?.destroyed === true || (latest?.deletion_time ?? "") !== "" };
+    const custom = reply.data?.custom_metadata;
+    return {
+      version,
+      deleted: latest?.destroyed === true || (latest?.deletion_time ?? "") !== "",
+      // Vault answers null for a secret that never had any.
+      custom: typeof custom === "object" && custom !== null ? (custom as Record<string, string>) : {},
+    };
   }
 
   /**

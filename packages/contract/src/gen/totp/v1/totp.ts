@@ -226,7 +226,11 @@ export interface ListLabelsRequest {
   onBehalfOf: string;
   /** The most labels to return, 1 to 1000; 100 when 0. */
   pageSize: number;
-  /** The `next_page_token` of the previous page, or empty for the first page. */
+  /**
+   * The `next_page_token` of the previous page, or empty for the first page. A token resumes after the last
+   * label of its page, on any replica and after a restart: a label that exists during the whole paging is
+   * returned exactly once. It is valid only for the principal it was issued to.
+   */
   pageToken: string;
 }
 
