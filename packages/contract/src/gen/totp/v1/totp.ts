@@ -1959,8 +1959,11 @@ export const TotpServiceService = {
   /**
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
-   * others are stored. Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an
-   * `otpauth-migration://offline?data=` URI, bad base64, bad payload) or `label_prefix` is malformed.
+   * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"). An entry whose
+   * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
+   * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
+   * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
    */
   importSeeds: {
     path: "/totp.v1.TotpService/ImportSeeds" as const,
@@ -2007,8 +2010,11 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
   /**
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
-   * others are stored. Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an
-   * `otpauth-migration://offline?data=` URI, bad base64, bad payload) or `label_prefix` is malformed.
+   * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"). An entry whose
+   * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
+   * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
+   * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
    */
   importSeeds: handleUnaryCall<ImportSeedsRequest, ImportSeedsResponse>;
 }
@@ -2103,8 +2109,11 @@ export interface TotpServiceClient extends Client {
   /**
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
-   * others are stored. Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an
-   * `otpauth-migration://offline?data=` URI, bad base64, bad payload) or `label_prefix` is malformed.
+   * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"). An entry whose
+   * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
+   * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
+   * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
    */
   importSeeds(
     request: ImportSeedsRequest,
