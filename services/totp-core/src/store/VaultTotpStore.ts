@@ -26,12 +26,15 @@ const STEAM_NEEDS_RECORD_STORE =
   "Steam codes need the kv or file store: the Vault TOTP engine only makes numeric codes";
 
 /**
- * How often an overwrite that lost a race to another overwrite of the same label goes again, pausing up to
- * attempt x OVERWRITE_BACKOFF_MS in between. Each loss means that another caller's overwrite finished, so only a
+ * How often an overwrite or a delete that lost a race to another write of the same label goes again, pausing up to
+ * attempt x OVERWRITE_BACKOFF_MS in between. Each loss means that another caller's write finished, so only a
  * storm of writes to one label from many replicas at once exhausts it.
  */
 const OVERWRITE_ATTEMPTS = 30;
 const OVERWRITE_BACKOFF_MS = 5;
+
+const contended = () =>
+  new TotpError("UNAVAILABLE", "the label is being registered by other calls at the same time; retry");
 
 /** How often a code read that straddled a time step is repeated before the later step is assumed. */
 const STEP_ATTEMPTS = 3;
@@ -59,7 +62,7 @@ interface Reading {
  *   the answer shows the other's digits and period; once both are done, key and metadata are the same caller's.
  *
  * The token needs: `<totpMount>/keys/*` create, update, delete; `<totpMount>/code/*` read; and on the KV mount the
- * rights of the KV store below `<prefix>/meta/`.
+ * rights of the KV store below `<prefix>/meta/`, plus update on `<kvMount>/delete/<prefix>/meta/*` (remove).
  */
 export class VaultTotpStore implements SeedStore {
   readonly kind = "vault-totp";
@@ -145,14 +148,32 @@ export class VaultTotpStore implements SeedStore {
     return metas.filter((meta): meta is LabelMeta => meta !== undefined);
   }
 
+  /**
+   * Deletes the key, then the metadata version it read, but only after writing a copy of that version on top with
+   * check-and-set: a KV delete keeps the version number, so without the copy an overwrite that read the version
+   * before the delete would still pass its check-and-set afterwards, leaving metadata without a key (listed, no
+   * codes) or, the other way round, a key without metadata. With it, an overwrite that wrote after this call read
+   * makes the copy fail, and the delete starts again (deleting that overwrite's key too); an overwrite that read
+   * after the copy fails its own check-and-set and imports its key again after this call deleted it. Deleting the
+   * copy's version alone, never "the latest", keeps a later overwrite's metadata. A failure between the steps leaves
+   * metadata without a key, which answers NOT_FOUND, and a retry finishes the job.
+   */
   async remove(ref: LabelRef): Promise<boolean> {
     const metaPath = this.#metaPath(ref);
+    const name = totpKeyName(ref);
     try {
-      if (!(await this.#client.kvExists(this.#kvMount, metaPath))) return false;
-      // The seed goes first: if the second step fails, a retry finds the metadata and finishes the job.
-      await this.#client.totpDelete(this.#totpMount, totpKeyName(ref));
-      await this.#client.kvDelete(this.#kvMount, metaPath);
-      return true;
+      for (let attempt = 1; attempt <= OVERWRITE_ATTEMPTS; attempt++) {
+        const found = await this.#client.kvRead(this.#kvMount, metaPath);
+        // Gone after a first attempt deleted its key: another delete finished the job.
+        if (!found) return attempt > 1;
+        await this.#client.totpDelete(this.#totpMount, name);
+        if (await this.#client.kvReplaceAt(this.#kvMount, metaPath, found.data, found.version)) {
+          await this.#client.kvDeleteVersion(this.#kvMount, metaPath, found.version + 1);
+          return true;
+        }
+        await sleep(Math.random() * OVERWRITE_BACKOFF_MS * attempt);
+      }
+      throw contended();
     } finally {
       this.#cache.invalidate(refKey(ref));
     }
@@ -211,7 +232,7 @@ export class VaultTotpStore implements SeedStore {
       // A random pause spreads the losers out, so that the next round has fewer contenders.
       await sleep(Math.random() * OVERWRITE_BACKOFF_MS * attempt);
     }
-    throw new TotpError("UNAVAILABLE", "the label is being registered by other calls at the same time; retry");
+    throw contended();
   }
 
   async #rollBack(ref: LabelRef, metaPath: string): Promise<void> {

@@ -193,6 +193,15 @@ export class VaultClient {
     await this.#send("kv delete", api, () => this.#vault.delete(api));
   }
 
+  /**
+   * Deletes one version of a secret (soft: it stays for recovery), whatever version is latest: unlike kvDelete, it
+   * cannot remove a version someone else wrote meanwhile.
+   */
+  async kvDeleteVersion(mount: string, path: string, version: number): Promise<void> {
+    const api = `${mount}/delete/${path}`;
+    await this.#send("kv delete version", api, () => this.#vault.write(api, { versions: [version] }));
+  }
+
   /** The secret names directly below `dir` (folders left out), including ones whose latest version is deleted. */
   async kvList(mount: string, dir: string): Promise<string[]> {
     const api = `${mount}/metadata/${dir}`;
