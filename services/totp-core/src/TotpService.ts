@@ -47,6 +47,16 @@ const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 
 const notFound = (label: string) => new TotpError("NOT_FOUND", `label ${label} not found`);
+const notYours = (label: string) =>
+  new TotpError(
+    "PERMISSION_DENIED",
+    `label ${label} cannot be registered by this caller: the policy allows it neither as a personal label nor as a team label the caller manages`,
+  );
+/** The caller's own label of that name, whether or not the policy makes the name a team label's. */
+const personalRef = (caller: Caller, label: string): LabelRef => ({
+  label,
+  owner: { shared: false, principal: caller.principal },
+});
 const sameLabel = (first: number) =>
   new TotpError("ALREADY_EXISTS", `entry ${first} of this export maps to the same label`);
 
@@ -79,9 +89,14 @@ export class TotpService {
   async generateCode(caller: Caller, request: GenerateCodeRequest): Promise<GenerateCodeResponse> {
     validateLabel(request.label);
     const access = labelAccess(this.#policy(), caller, request.label);
-    // A label the caller may not read answers exactly like a missing one: no existence oracle.
-    if (!access.canRead) throw notFound(request.label);
     const at = this.#now();
+    if (!access.canRead) {
+      // A team label the caller may not read answers exactly like a missing one, and after the same work: the
+      // lookup of the caller's personal label of that name, which a name that is no team label's gets (its answer
+      // does not matter). Without it the refusal came back several times faster, an existence oracle by timing.
+      await this.#store.codes(personalRef(caller, request.label), at);
+      throw notFound(request.label);
+    }
     const found = await this.#store.codes(access.ref, at);
     if (!found) throw notFound(request.label);
     const { meta, window } = found;
@@ -185,12 +200,13 @@ export class TotpService {
   #writableRef(caller: Caller, label: string): LabelRef {
     const policy = this.#policy();
     const access = labelAccess(policy, caller, label);
-    if (access.ref.owner.shared && !access.canManage) {
+    // A caller who may read the team label knows it (ListLabels shows it) and is told why; to anyone else its name
+    // is refused like any name the caller may not register (with self-service off, every personal name), so the
+    // answer says the name is not available to this caller, not that a team label has it.
+    if (access.ref.owner.shared && access.canRead && !access.canManage) {
       throw new TotpError("PERMISSION_DENIED", `label ${label} is shared: only its managers may register it`);
     }
-    if (!access.ref.owner.shared && !canRegisterPersonal(policy, caller)) {
-      throw new TotpError("PERMISSION_DENIED", "registering personal labels is disabled by the policy");
-    }
+    if (access.ref.owner.shared ? !access.canManage : !canRegisterPersonal(policy, caller)) throw notYours(label);
     return access.ref;
   }
 }

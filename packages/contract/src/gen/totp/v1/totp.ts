@@ -1894,8 +1894,9 @@ export type TotpServiceService = typeof TotpServiceService;
 export const TotpServiceService = {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose).
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it. The two are indistinguishable
+   * on purpose, in code, message and work done: a team label the caller may not read is answered after the same
+   * store lookup as a name that is no label at all, so neither the answer nor its timing says that the name exists.
    */
   generateCode: {
     path: "/totp.v1.TotpService/GenerateCode" as const,
@@ -1913,6 +1914,11 @@ export const TotpServiceService = {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * Team label names: a write to a name the policy reserves for a team label must fail, so RegisterSeed cannot hide
+   * that such a name is unavailable; it promises not to say more. To a caller who may not read the team label, the
+   * refusal is the one for any name the caller may not register (the same code and message, with self-service off
+   * the answer for every personal name): it never says that the name is shared, or anything about the team label.
+   * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
    * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
    * 500 ms by default, without it).
@@ -1979,8 +1985,9 @@ export const TotpServiceService = {
 export interface TotpServiceServer extends UntypedServiceImplementation {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose).
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it. The two are indistinguishable
+   * on purpose, in code, message and work done: a team label the caller may not read is answered after the same
+   * store lookup as a name that is no label at all, so neither the answer nor its timing says that the name exists.
    */
   generateCode: handleUnaryCall<GenerateCodeRequest, GenerateCodeResponse>;
   /**
@@ -1989,6 +1996,11 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * Team label names: a write to a name the policy reserves for a team label must fail, so RegisterSeed cannot hide
+   * that such a name is unavailable; it promises not to say more. To a caller who may not read the team label, the
+   * refusal is the one for any name the caller may not register (the same code and message, with self-service off
+   * the answer for every personal name): it never says that the name is shared, or anything about the team label.
+   * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
    * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
    * 500 ms by default, without it).
@@ -2022,8 +2034,9 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
 export interface TotpServiceClient extends Client {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose).
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it. The two are indistinguishable
+   * on purpose, in code, message and work done: a team label the caller may not read is answered after the same
+   * store lookup as a name that is no label at all, so neither the answer nor its timing says that the name exists.
    */
   generateCode(
     request: GenerateCodeRequest,
@@ -2046,6 +2059,11 @@ export interface TotpServiceClient extends Client {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * Team label names: a write to a name the policy reserves for a team label must fail, so RegisterSeed cannot hide
+   * that such a name is unavailable; it promises not to say more. To a caller who may not read the team label, the
+   * refusal is the one for any name the caller may not register (the same code and message, with self-service off
+   * the answer for every personal name): it never says that the name is shared, or anything about the team label.
+   * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
    * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
    * 500 ms by default, without it).
