@@ -1948,8 +1948,8 @@ export const TotpServiceService = {
   },
   /**
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
-   * caller may read a shared label but does not manage it.
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
+   * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
    * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
@@ -2013,8 +2013,8 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
   listLabels: handleUnaryCall<ListLabelsRequest, ListLabelsResponse>;
   /**
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
-   * caller may read a shared label but does not manage it.
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
+   * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
    * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
@@ -2104,8 +2104,8 @@ export interface TotpServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
-   * caller may read a shared label but does not manage it.
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
+   * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
    * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
