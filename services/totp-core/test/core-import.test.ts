@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { expectedCode, migrationUri, newSecret } from "@totp-custody/testkit";
+import { expectedCode, migrationUri, newSecret, type RedisServer, startRedis } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CoreFixture, failure, startCoreFixture } from "./grpcHarness.js";
 
@@ -61,6 +61,33 @@ describe("ImportSeeds limits", () => {
     ]);
     const { code } = await tg.generateCode({ label: "acme-a-b", onBehalfOf: carol });
     expect(codesAround(first)).toContain(code);
+  });
+});
+
+describe("ImportSeeds limits shared through Redis", () => {
+  let redis: RedisServer;
+  let fx: CoreFixture;
+  beforeAll(async () => {
+    redis = await startRedis();
+    fx = await startCoreFixture("file", {
+      TOTP_RATE_WRITES_PER_PRINCIPAL: String(WRITES_PER_PRINCIPAL),
+      TOTP_REDIS_URL: redis.url,
+    });
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await redis?.stop();
+  });
+
+  it("draws each stored entry on the shared write limit", async () => {
+    const tg = fx.client("telegram-bot");
+    const uri = migrationUri(Array.from({ length: 5 }, (_, i) => ({ secret: newSecret(), name: `r${i}` })));
+    const result = await tg.importSeeds({ uri, onBehalfOf: "telegram:2004" });
+    expect(result.imported.map((l) => l.label)).toEqual(["r0", "r1", "r2"]);
+    expect(result.rejected.map((r) => [r.index, /^r\d: rate limit: try again in \d+ s$/.test(r.reason)])).toEqual([
+      [3, true],
+      [4, true],
+    ]);
   });
 });
 
