@@ -197,7 +197,7 @@ export class VaultTotpStore implements SeedStore {
       const before = Date.now();
       const code = await this.#client.totpCode(this.#totpMount, totpKeyName(ref));
       const after = Date.now();
-      // Metadata without a key: a registration is between its two writes, or its rollback failed.
+      // Metadata without a key: a registration or a deletion is between its steps, or a rollback failed.
       if (code === undefined) return undefined;
       const step = Math.floor(before / periodMs);
       // Vault's clock picked the step somewhere between `before` and `after`; when they straddle a step boundary,
