@@ -169,7 +169,7 @@ export class TotpService {
       firstWith.set(label, entry.index);
       try {
         const ref = this.#writableRef(caller, label);
-        overLimit ??= await limitRefusal(hooks.takeWrite);
+        overLimit ??= await limitRefusal(() => hooks.takeWrite());
         if (overLimit) throw overLimit;
         const { seed } = entry;
         decided.push({
