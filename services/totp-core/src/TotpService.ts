@@ -182,6 +182,9 @@ export class TotpService {
         decided.push({ index, name, label, refused: asTotpError(err) });
       }
     }
+    // Nothing to store because the limit was spent before the first entry: the call itself is over the limit, and
+    // is answered so (one audit line, the wait in retry-after-ms) rather than with an entry line per refusal.
+    if (overLimit && !decided.some((d) => "store" in d)) throw overLimit;
     return reportImport(decided, hooks);
   }
 

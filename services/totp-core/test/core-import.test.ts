@@ -33,6 +33,10 @@ describe("ImportSeeds limits", () => {
     const err = await failure(tg.registerSeed({ label: "after", onBehalfOf: alice, otpauthUri: otpauth() }));
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect((await tg.listLabels({ onBehalfOf: alice })).labels).toHaveLength(3);
+    // An import that could store nothing is itself over the limit: one refusal with the wait, not an entry each.
+    const again = await failure(tg.importSeeds({ uri, onBehalfOf: alice }));
+    expect(again.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(again.retryAfterMs).toBeGreaterThan(0);
   });
 
   it("refuses an export of more than 100 entries whole, storing nothing", async () => {

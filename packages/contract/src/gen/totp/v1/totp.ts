@@ -1966,7 +1966,8 @@ export const TotpServiceService = {
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
    * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
-   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"). An entry whose
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"), and an import
+   * that could store no entry because the limit was already spent fails with RESOURCE_EXHAUSTED. An entry whose
    * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
    * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
    * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
@@ -2023,7 +2024,8 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
    * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
-   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"). An entry whose
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"), and an import
+   * that could store no entry because the limit was already spent fails with RESOURCE_EXHAUSTED. An entry whose
    * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
    * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
    * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
@@ -2128,7 +2130,8 @@ export interface TotpServiceClient extends Client {
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
    * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
-   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"). An entry whose
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"), and an import
+   * that could store no entry because the limit was already spent fails with RESOURCE_EXHAUSTED. An entry whose
    * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
    * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
    * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
