@@ -21,7 +21,14 @@ import {
   validateLabel,
   validateLabelPrefix,
 } from "./parse/index.js";
-import { type Caller, canRegisterPersonal, labelAccess, type Policy, readableShared } from "./policy/index.js";
+import {
+  type Caller,
+  canRegisterPersonal,
+  labelAccess,
+  type Policy,
+  personalRef,
+  readableShared,
+} from "./policy/index.js";
 import { toLabelInfo } from "./protoMapping.js";
 import { type DecidedEntry, reportImport } from "./reportImport.js";
 import type { LabelRef, SeedInput } from "./seed.js";
@@ -52,11 +59,6 @@ const notYours = (label: string) =>
     "PERMISSION_DENIED",
     `label ${label} cannot be registered by this caller: the policy allows it neither as a personal label nor as a team label the caller manages`,
   );
-/** The caller's own label of that name, whether or not the policy makes the name a team label's. */
-const personalRef = (caller: Caller, label: string): LabelRef => ({
-  label,
-  owner: { shared: false, principal: caller.principal },
-});
 const sameLabel = (first: number) =>
   new TotpError("ALREADY_EXISTS", `entry ${first} of this export maps to the same label`);
 

@@ -187,12 +187,6 @@ export class VaultClient {
     return state !== undefined && !state.deleted;
   }
 
-  /** Deletes the latest version; earlier versions stay for recovery, as the mount's settings keep them. */
-  async kvDelete(mount: string, path: string): Promise<void> {
-    const api = `${mount}/data/${path}`;
-    await this.#send("kv delete", api, () => this.#vault.delete(api));
-  }
-
   /**
    * Deletes one version of a secret (soft: it stays for recovery), whatever version is latest: unlike kvDelete, it
    * cannot remove a version someone else wrote meanwhile.
@@ -200,6 +194,12 @@ export class VaultClient {
   async kvDeleteVersion(mount: string, path: string, version: number): Promise<void> {
     const api = `${mount}/delete/${path}`;
     await this.#send("kv delete version", api, () => this.#vault.write(api, { versions: [version] }));
+  }
+
+  /** Deletes the latest version; earlier versions stay for recovery, as the mount's settings keep them. */
+  async kvDelete(mount: string, path: string): Promise<void> {
+    const api = `${mount}/data/${path}`;
+    await this.#send("kv delete", api, () => this.#vault.delete(api));
   }
 
   /** The secret names directly below `dir` (folders left out), including ones whose latest version is deleted. */
