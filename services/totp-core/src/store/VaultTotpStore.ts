@@ -60,6 +60,10 @@ interface Reading {
  *   from, computed from the period and the time around the request.
  * - While two overwrites of one label run at once, a code read between them can come from one caller's key while
  *   the answer shows the other's digits and period; once both are done, key and metadata are the same caller's.
+ *   An overwrite and a deletion racing each other also end consistent (remove), in a label that serves codes or
+ *   does not exist. A first registration is not covered: its key goes in after its metadata, so an overwrite or a
+ *   deletion of the label in the millisecond between can leave the registering caller's key beside the other
+ *   caller's metadata, or that key without metadata (the label then does not exist; the key stays in the engine).
  *
  * The token needs: `<totpMount>/keys/*` create, update, delete; `<totpMount>/code/*` read; and on the KV mount the
  * rights of the KV store below `<prefix>/meta/`, plus update on `<kvMount>/delete/<prefix>/meta/*` (remove).
