@@ -3,7 +3,6 @@ import type {
   DeleteSeedResponse,
   GenerateCodeRequest,
   GenerateCodeResponse,
-  ImportRejection,
   ImportSeedsRequest,
   ImportSeedsResponse,
   LabelInfo,
@@ -12,7 +11,7 @@ import type {
   RegisterSeedRequest,
   RegisterSeedResponse,
 } from "@totp-custody/contract";
-import { type ErrorCode, invalid, TotpError } from "./errors.js";
+import { asTotpError, type ErrorCode, invalid, TotpError } from "./errors.js";
 import { decodePageToken, encodePageToken, type PageCursor } from "./pageToken.js";
 import {
   labelFromEntry,
@@ -22,9 +21,17 @@ import {
   validateLabel,
   validateLabelPrefix,
 } from "./parse/index.js";
-import { type Caller, canRegisterPersonal, labelAccess, type Policy, readableShared } from "./policy/index.js";
+import {
+  type Caller,
+  canRegisterPersonal,
+  labelAccess,
+  type Policy,
+  personalRef,
+  readableShared,
+} from "./policy/index.js";
 import { toLabelInfo } from "./protoMapping.js";
-import type { LabelMeta, SeedInput } from "./seed.js";
+import { type DecidedEntry, reportImport } from "./reportImport.js";
+import type { LabelMeta, LabelRef, SeedInput } from "./seed.js";
 import type { SeedStore } from "./store/SeedStore.js";
 
 export interface TotpServiceDeps {
@@ -35,10 +42,36 @@ export interface TotpServiceDeps {
   now?: () => number;
 }
 
+/** What ImportSeeds needs of the transport around it. */
+export interface EntryHooks {
+  /** Told the outcome of each entry, in export order; `label` is undefined for an entry refused before it had one. */
+  onEntry(label: string | undefined, outcome: "ok" | ErrorCode): void;
+  /** Draws one write on the caller's write limit for an entry about to be stored; rejects RESOURCE_EXHAUSTED. */
+  takeWrite(): void | Promise<void>;
+}
+
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 
 const notFound = (label: string) => new TotpError("NOT_FOUND", `label ${label} not found`);
+const notYours = (label: string) =>
+  new TotpError(
+    "PERMISSION_DENIED",
+    `label ${label} cannot be registered by this caller: the policy allows it neither as a personal label nor as a team label the caller manages`,
+  );
+const sameLabel = (first: number) =>
+  new TotpError("ALREADY_EXISTS", `entry ${first} of this export maps to the same label`);
+
+/** The write limit's refusal of an import entry, or undefined when the entry got its write. */
+async function limitRefusal(take: () => void | Promise<void>): Promise<TotpError | undefined> {
+  try {
+    await take();
+    return undefined;
+  } catch (err) {
+    if (err instanceof TotpError && err.code === "RESOURCE_EXHAUSTED") return err;
+    throw err;
+  }
+}
 
 /**
  * The five operations of the contract, for a caller already authenticated and resolved. Transport concerns
@@ -59,7 +92,7 @@ export class TotpService {
     validateLabel(request.label);
     const access = labelAccess(this.#policy(), caller, request.label);
     // A label the caller may not read answers exactly like a missing one: no existence oracle.
-    if (!access.canRead) throw notFound(request.label);
+    if (!access.canRead) return this.#asMissing(caller, request.label);
     const at = this.#now();
     const found = await this.#store.codes(access.ref, at);
     if (!found) throw notFound(request.label);
@@ -123,7 +156,7 @@ export class TotpService {
   async deleteSeed(caller: Caller, request: DeleteSeedRequest): Promise<DeleteSeedResponse> {
     validateLabel(request.label);
     const access = labelAccess(this.#policy(), caller, request.label);
-    if (!access.canRead) throw notFound(request.label);
+    if (!access.canRead) return this.#asMissing(caller, request.label);
     if (!access.canManage) {
       throw new TotpError("PERMISSION_DENIED", `label ${request.label} is shared: only its managers may delete it`);
     }
@@ -132,52 +165,81 @@ export class TotpService {
   }
 
   /**
-   * Stores every entry of a migration export. `onEntry` is told the outcome of each entry as it is decided (its
-   * label, undefined for an entry refused before it had one), so that the audit log has a line per label written,
-   * even when an outage fails the call after some entries were stored.
+   * Stores every entry of a migration export. Each entry is decided in export order: refused (unreadable, a label
+   * an earlier entry has, not the caller's to write, over the write limit) or drawn on the write limit; the entries
+   * that got a write are then stored together, so a store that rewrites a file saves them in one write. `hooks` is
+   * told each entry's outcome (its label, undefined for an entry refused before it had one), so that the audit log
+   * has a line per label written, even when an outage fails the call after some entries were stored.
    */
-  async importSeeds(
-    caller: Caller,
-    request: ImportSeedsRequest,
-    onEntry: (label: string | undefined, outcome: "ok" | ErrorCode) => void = () => {},
-  ): Promise<ImportSeedsResponse> {
+  async importSeeds(caller: Caller, request: ImportSeedsRequest, hooks: EntryHooks): Promise<ImportSeedsResponse> {
     validateLabelPrefix(request.labelPrefix);
-    const entries = parseMigrationUri(request.uri);
-    const imported: LabelInfo[] = [];
-    const rejected: ImportRejection[] = [];
-    // One entry at a time, in export order: the answer then lists labels in the order the user sees in the app.
-    for (const entry of entries) {
+    const decided: DecidedEntry[] = [];
+    const firstWith = new Map<string, number>();
+    // Once the write limit refuses an entry, the later ones are refused with the same wait instead of being counted.
+    let overLimit: TotpError | undefined;
+    for (const entry of parseMigrationUri(request.uri)) {
+      const { index, name } = entry;
       if ("reason" in entry) {
-        rejected.push({ index: entry.index, name: entry.name, reason: entry.reason });
-        onEntry(undefined, "INVALID_ARGUMENT");
+        decided.push({ index, name, label: undefined, refused: invalid(entry.reason) });
         continue;
       }
       const label = labelFromEntry(request.labelPrefix, entry.seed.issuer, entry.seed.account);
+      const first = firstWith.get(label);
+      if (first !== undefined) {
+        // With overwrite, storing both would keep only the second seed and report both as imported.
+        decided.push({ index, name, label, refused: sameLabel(first) });
+        continue;
+      }
+      firstWith.set(label, entry.index);
       try {
-        imported.push(await this.#put(caller, label, entry.seed, request.overwrite));
-        onEntry(label, "ok");
+        const ref = this.#writableRef(caller, label);
+        overLimit ??= await limitRefusal(() => hooks.takeWrite());
+        if (overLimit) throw overLimit;
+        const { seed } = entry;
+        decided.push({
+          index,
+          name,
+          label,
+          store: () => this.#store.put(ref, seed, caller.principal, request.overwrite),
+        });
       } catch (err) {
-        // An outage fails the whole call: entries before it may be stored, so a caller repeating the import sets
-        // overwrite or reads the refusals ("already exists"); a refusal concerns this entry alone.
-        onEntry(label, err instanceof TotpError ? err.code : "INTERNAL");
-        if (!(err instanceof TotpError) || err.code === "UNAVAILABLE" || err.code === "INTERNAL") throw err;
-        rejected.push({ index: entry.index, name: entry.name, reason: `${label}: ${err.message}` });
+        decided.push({ index, name, label, refused: asTotpError(err) });
       }
     }
-    return { imported, rejected };
+    // Nothing to store because the limit was spent before the first entry: the call itself is over the limit, and
+    // is answered so (one audit line, the wait in retry-after-ms) rather than with an entry line per refusal.
+    if (overLimit && !decided.some((d) => "store" in d)) throw overLimit;
+    return reportImport(decided, hooks);
   }
 
-  /** Stores a seed under a label after checking the caller may write it; shared by RegisterSeed and ImportSeeds. */
+  /** Stores a seed under a label after checking the caller may write it (RegisterSeed). */
   async #put(caller: Caller, label: string, seed: SeedInput, overwrite: boolean): Promise<LabelInfo> {
+    const ref = this.#writableRef(caller, label);
+    return toLabelInfo(await this.#store.put(ref, seed, caller.principal, overwrite));
+  }
+
+  /**
+   * The answer to a team label the caller may not read: exactly a missing label's, and after the same work, one
+   * store lookup of the caller's own label of that name (as a name no team label has gets; its result does not
+   * matter). Without the lookup the refusal came back several times faster, an existence oracle by timing.
+   */
+  async #asMissing(caller: Caller, label: string): Promise<never> {
+    await this.#store.info(personalRef(caller, label));
+    throw notFound(label);
+  }
+
+  /** Where `label` is stored for `caller`, or PERMISSION_DENIED when the caller may not write it. */
+  #writableRef(caller: Caller, label: string): LabelRef {
     const policy = this.#policy();
     const access = labelAccess(policy, caller, label);
-    if (access.ref.owner.shared && !access.canManage) {
+    // A caller who may read the team label knows it (ListLabels shows it) and is told why; to anyone else its name
+    // is refused like any name the caller may not register (with self-service off, every personal name), so the
+    // answer says the name is not available to this caller, not that a team label has it.
+    if (access.ref.owner.shared && access.canRead && !access.canManage) {
       throw new TotpError("PERMISSION_DENIED", `label ${label} is shared: only its managers may register it`);
     }
-    if (!access.ref.owner.shared && !canRegisterPersonal(policy, caller)) {
-      throw new TotpError("PERMISSION_DENIED", "registering personal labels is disabled by the policy");
-    }
-    return toLabelInfo(await this.#store.put(access.ref, seed, caller.principal, overwrite));
+    if (access.ref.owner.shared ? !access.canManage : !canRegisterPersonal(policy, caller)) throw notYours(label);
+    return access.ref;
   }
 }
 

@@ -5,11 +5,12 @@ import type { Logger } from "pino";
 import { asTotpError, type ErrorCode, statusOf, TotpError, toServiceError } from "./errors.js";
 import { clientCertificate } from "./identity.js";
 import type { AuditEntry } from "./ops/AuditLog.js";
+import type { RateLimitKind } from "./ops/RateLimits.js";
 import { type Caller, type Policy, resolveCaller } from "./policy/index.js";
-import type { TotpService } from "./TotpService.js";
+import type { EntryHooks, TotpService } from "./TotpService.js";
 
-/** Which rate limit an RPC draws on, besides the per-principal one every call draws on. */
-export type LimitKind = "code" | "read" | "write" | "delete";
+/** Which rate limit an RPC (or an entry of ImportSeeds) draws on; see narrowLimitOf. */
+export type LimitKind = RateLimitKind;
 
 /** What the transport layer does around every call; the server wires these to the audit log, limits and metrics. */
 export interface CallHooks {
@@ -62,9 +63,6 @@ const tooManyRefusals = (retryAfterMs: number) =>
     ),
   );
 
-/** Told the outcome of each label a call wrote or refused when it handles several (ImportSeeds). */
-type EntryRecorder = (label: string | undefined, outcome: "ok" | ErrorCode) => void;
-
 interface Request {
   onBehalfOf: string;
   label?: string;
@@ -75,7 +73,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
   function unary<Req extends Request, Res>(
     method: string,
     kind: LimitKind,
-    run: (caller: Caller, request: Req, onEntry: EntryRecorder) => Promise<Res>,
+    run: (caller: Caller, request: Req, entryHooks: EntryHooks) => Promise<Res>,
   ): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const started = performance.now();
@@ -162,7 +160,10 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         principal = caller.principal;
         await hooks.checkLimit(kind, caller.principal, label);
         refusedEarly = false;
-        return run(caller, call.request, (entryLabel, outcome) => entries.push({ label: entryLabel, outcome }));
+        return run(caller, call.request, {
+          onEntry: (entryLabel, outcome) => entries.push({ label: entryLabel, outcome }),
+          takeWrite: () => hooks.checkLimit("entry", caller.principal, undefined),
+        });
       })().then((response) => finish("ok", status.OK, () => callback(null, response)), fail);
     };
   }
@@ -172,6 +173,6 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
     registerSeed: unary("RegisterSeed", "write", (caller, r) => service.registerSeed(caller, r)),
     listLabels: unary("ListLabels", "read", (caller, r) => service.listLabels(caller, r)),
     deleteSeed: unary("DeleteSeed", "delete", (caller, r) => service.deleteSeed(caller, r)),
-    importSeeds: unary("ImportSeeds", "write", (caller, r, onEntry) => service.importSeeds(caller, r, onEntry)),
+    importSeeds: unary("ImportSeeds", "import", (caller, r, entryHooks) => service.importSeeds(caller, r, entryHooks)),
   };
 }

@@ -188,7 +188,10 @@ describe("who may call totp-core", () => {
         overwrite: true,
       });
       expect(imported.imported).toEqual([]);
-      expect(imported.rejected[0]?.reason).toMatch(/team-aws: .*managers/);
+      // Refused as any name the outsider may not register: the refusal does not say the name is a team label's.
+      expect(imported.rejected[0]?.reason).toBe(`team-aws: ${direct.message}`);
+      expect(direct.message).toMatch(/^label team-aws cannot be registered by this caller/);
+      expect(direct.message).not.toContain("shared");
     });
 
     it("a reader of it may read but not manage it", async () => {

@@ -145,6 +145,18 @@ describe("RateLimits", () => {
     limits.check("write", "alice");
   });
 
+  it("counts an import as one request and each entry it stores as one write, not as a request", () => {
+    const limits = new RateLimits({ requestsPerMinute: 3, writesPerMinute: 3 }, { now: fakeClock().now });
+    limits.check("import", "alice");
+    for (let i = 0; i < 3; i++) limits.check("entry", "alice");
+    expect(refusal(() => limits.check("entry", "alice"))?.retryAfterMs).toBe(20_000);
+    // The entries spent the writes (a RegisterSeed is refused) but no requests: of 3, the import and that
+    // refused RegisterSeed spent 2, so one more call passes and the next is refused.
+    expect(refusal(() => limits.check("write", "alice"))?.retryAfterMs).toBe(20_000);
+    limits.check("read", "alice");
+    expect(refusal(() => limits.check("read", "alice"))?.code).toBe("RESOURCE_EXHAUSTED");
+  });
+
   it("keeps (principal, label) keys apart even when the strings run together", () => {
     const limits = new RateLimits({ codesPerLabelPerMinute: 1 }, { now: fakeClock().now });
     limits.check("code", "ab", "c");

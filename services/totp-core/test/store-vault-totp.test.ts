@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type AuditedVault, startVault, type Vault } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeWindow } from "../src/otp/codeWindow.js";
@@ -89,6 +90,36 @@ describe("Vault TOTP store", () => {
     const validFrom = found?.window.validFrom.getTime() ?? 0;
     expect(found?.window.code).toBe(winner && codeWindow(winner, validFrom).code);
     await Promise.all(replicas.map((replica) => replica.close()));
+  });
+
+  it("ends every race of an overwrite and a delete of one label with a label that serves codes or does not exist", async () => {
+    const principal = newPrincipal();
+    const id = principal.split(":")[1];
+    // Two replicas, each with its own Vault client; a third, with a cold cache, looks at the outcome.
+    const [writer, deleter, checker] = await Promise.all([0, 1, 2].map(() => createSeedStore(totpOptions())));
+    const refs = Array.from({ length: 120 }, (_, i) => personal(`race-${i}`, principal));
+    for (const ref of refs) await store.put(ref, newSeed(), principal, false);
+    for (const [i, ref] of refs.entries()) {
+      // The delete starts from 6 ms before to 6 ms after the overwrite, in steps of 0.5 ms.
+      const offsetMs = ((i % 25) - 12) / 2;
+      const startIn = (ms: number, run: () => Promise<unknown>) => sleep(Math.max(0, ms)).then(run);
+      const outcomes = await Promise.allSettled([
+        startIn(-offsetMs, () => writer?.put(ref, newSeed(), principal, true) ?? Promise.resolve()),
+        startIn(offsetMs, () => deleter?.remove(ref) ?? Promise.resolve()),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled"]);
+    }
+    const keys = new Set((await vault.request<{ data: { keys: string[] } }>("LIST", "totp/keys")).data.keys);
+    const states = await Promise.all(
+      refs.map(async (ref) => {
+        const exists = (await checker?.info(ref)) !== undefined;
+        const serves = (await checker?.codes(ref, Date.now())) !== undefined;
+        const keyKept = keys.has(`${ref.label}@${id}@telegram`);
+        return exists === serves && serves === keyKept ? "consistent" : `${ref.label}: ${exists} ${serves} ${keyKept}`;
+      }),
+    );
+    expect(states.filter((s) => s !== "consistent")).toEqual([]);
+    await Promise.all([writer, deleter, checker].map((s) => s?.close()));
   });
 
   it("removes the engine's key with the label", async () => {

@@ -1,7 +1,10 @@
 import { RateLimiter } from "./RateLimiter.js";
 
-/** What a call does, as far as rate limits care. */
-export type RateLimitKind = "code" | "read" | "write" | "delete";
+/**
+ * What a call does, as far as rate limits care. "import" is an ImportSeeds call, "entry" one label it is about to
+ * store: each entry draws on the write limit, so that an import stores no more per minute than RegisterSeed could.
+ */
+export type RateLimitKind = "code" | "read" | "write" | "delete" | "import" | "entry";
 
 /** Requests per minute; each limit's burst equals one minute's worth. */
 export interface RateLimitPolicy {
@@ -9,7 +12,7 @@ export interface RateLimitPolicy {
   requestsPerMinute: number;
   /** Codes of one label for one principal. */
   codesPerLabelPerMinute: number;
-  /** Registrations and imports of a principal. */
+  /** Registrations and imported entries of a principal. */
   writesPerMinute: number;
   /** Deletions of a principal. */
   deletesPerMinute: number;
@@ -56,13 +59,18 @@ export function narrowLimitOf(kind: RateLimitKind): RateLimitName | undefined {
     case "code":
       return "label";
     case "write":
+    case "entry":
       return "write";
     case "delete":
       return "delete";
     case "read":
+    case "import":
       return undefined;
   }
 }
+
+/** Whether `kind` counts against the principal's limit: every call does; an import's entries are not calls. */
+export const drawsPrincipal = (kind: RateLimitKind): boolean => kind !== "entry";
 
 /** The key a limit counts a call under. */
 export function limitKey(name: RateLimitName, principal: string, label: string | undefined): string {
@@ -77,7 +85,8 @@ export interface CallLimits {
 
 /**
  * The rate-limit policy of totp-core in one process: every call counts against its principal's limit, and codes,
- * writes and deletes also against their own (narrowLimitOf). A refused call throws TotpError RESOURCE_EXHAUSTED with
+ * writes and deletes also against their own (narrowLimitOf); each entry an import stores against the write limit
+ * alone (drawsPrincipal). A refused call throws TotpError RESOURCE_EXHAUSTED with
  * retryAfterMs. A call refused by its principal's limit spends nothing else; one refused by a narrower limit has
  * spent its principal token, since it was still a request.
  */
@@ -106,7 +115,7 @@ export class RateLimits implements CallLimits {
 
   /** Throws RESOURCE_EXHAUSTED when the call is over a limit; `label` matters for "code" only. */
   check(kind: RateLimitKind, principal: string, label?: string): void {
-    this.take("principal", principal);
+    if (drawsPrincipal(kind)) this.take("principal", principal);
     const narrow = narrowLimitOf(kind);
     if (narrow) this.take(narrow, limitKey(narrow, principal, label));
   }

@@ -4,6 +4,7 @@ import type { RedisLink } from "../redis/RedisLink.js";
 import { rateLimited } from "./RateLimiter.js";
 import {
   type CallLimits,
+  drawsPrincipal,
   limitKey,
   narrowLimitOf,
   perMinuteOf,
@@ -60,7 +61,7 @@ export class SharedRateLimits implements CallLimits {
   async check(kind: RateLimitKind, principal: string, label?: string): Promise<void> {
     if (!this.redis.available) return this.fallBack(kind, principal, label);
     try {
-      await this.take("principal", principal);
+      if (drawsPrincipal(kind)) await this.take("principal", principal);
       const narrow = narrowLimitOf(kind);
       if (narrow) await this.take(narrow, limitKey(narrow, principal, label));
     } catch (err) {

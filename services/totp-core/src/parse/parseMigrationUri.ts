@@ -31,12 +31,19 @@ const DIGITS: Readonly<Record<number, number>> = {
   [DigitCount.EIGHT]: 8,
 };
 
+/**
+ * The most entries one import takes. It bounds the work and the audit lines of one call; Google Authenticator puts
+ * far fewer accounts in one QR code, and a longer export can be sent in several batches.
+ */
+export const MAX_IMPORT_ENTRIES = 100;
+
 const MALFORMED = "the data parameter is not a Google Authenticator export: its protobuf payload is malformed";
 
 /**
  * Reads one batch of a Google Authenticator export, `otpauth-migration://offline?data=<base64 MigrationPayload>`.
  * A URI that cannot be read at all throws INVALID_ARGUMENT; entries we cannot serve (HOTP, MD5, bad secrets) come
- * back one by one with their reason, so that the others can still be imported.
+ * back one by one with their reason, so that the others can still be imported. An export of more than
+ * MAX_IMPORT_ENTRIES accounts is refused whole.
  */
 export function parseMigrationUri(uri: string): MigrationEntry[] {
   const parts = splitUri(uri);
@@ -50,6 +57,11 @@ export function parseMigrationUri(uri: string): MigrationEntry[] {
   if (data === undefined) throw invalid("the data parameter is missing");
   const accounts = decodePayload(base64Bytes(data));
   if (accounts.length === 0) throw invalid("the export holds no accounts");
+  if (accounts.length > MAX_IMPORT_ENTRIES) {
+    throw invalid(
+      `the export holds ${accounts.length} accounts; one import takes at most ${MAX_IMPORT_ENTRIES}: export them in smaller batches`,
+    );
+  }
   return accounts.map(entry);
 }
 

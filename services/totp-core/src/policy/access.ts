@@ -17,15 +17,18 @@ export interface LabelAccess {
  */
 export function labelAccess(policy: Policy, caller: Caller, label: string): LabelAccess {
   const shared = policy.shared.get(label);
-  if (shared === undefined) {
-    return { ref: { label, owner: { shared: false, principal: caller.principal } }, canRead: true, canManage: true };
-  }
+  if (shared === undefined) return { ref: personalRef(caller, label), canRead: true, canManage: true };
   return {
     ref: { label, owner: { shared: true } },
     // Readers include the managers, and admins manage everything.
     canRead: caller.admin || shared.readers.has(caller.principal),
     canManage: caller.admin || shared.managers.has(caller.principal),
   };
+}
+
+/** The caller's own label of that name, whether or not the policy makes the name a team label's. */
+export function personalRef(caller: Caller, label: string): LabelRef {
+  return { label, owner: { shared: false, principal: caller.principal } };
 }
 
 /** Whether `caller` may register personal labels: when the policy allows self-service, or for an admin. */

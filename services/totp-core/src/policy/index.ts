@@ -1,4 +1,4 @@
-export { canRegisterPersonal, type LabelAccess, labelAccess, readableShared } from "./access.js";
+export { canRegisterPersonal, type LabelAccess, labelAccess, personalRef, readableShared } from "./access.js";
 export { isLabelName, LABEL_NAME_RULE } from "./labelName.js";
 export type { ClientRule, Policy, SharedLabel } from "./Policy.js";
 export { PolicyError } from "./PolicyError.js";

@@ -22,6 +22,9 @@ const TAG_LENGTH = 16;
 const HEADER_LENGTH = MAGIC.length + 1 + KEY_CHECK_LENGTH;
 const TMP_INFIX = ".tmp-";
 
+/** A change of the content: applies itself to `entries` and answers whether it changed anything. */
+type Change = (entries: Map<string, Entry>) => boolean;
+
 interface Entry {
   label: string;
   owner: Owner;
@@ -35,9 +38,10 @@ interface Content {
 
 /**
  * Seed records in one local file encrypted with AES-256-GCM, for a laptop or a single node (one process per file,
- * held with a FileLock: it is read once at open, and each change writes it whole). A change is written to a temporary file, flushed to
- * disk, renamed over the old file and the folder flushed, so a crash at any moment leaves the previous or the new
- * content, never a mix; changes are applied one at a time. Reads come from memory.
+ * held with a FileLock: it is read once at open, and each save writes it whole). A save is written to a temporary file,
+ * flushed to disk, renamed over the old file and the folder flushed, so a crash at any moment leaves the previous or
+ * the new content, never a mix; changes are applied in the order asked, those that arrive together saved together.
+ * Reads come from memory.
  */
 export class FileStore implements SeedRecords {
   readonly kind = "file";
@@ -45,8 +49,10 @@ export class FileStore implements SeedRecords {
   readonly #key: Buffer;
   readonly #lock: FileLock;
   #entries: Map<string, Entry>;
-  /** The last change under way: the next one waits for it. */
-  #writing: Promise<unknown> = Promise.resolve();
+  /** The last save under way: the next batch waits for it. It never rejects (each change is told its outcome). */
+  #writing: Promise<void> = Promise.resolve();
+  /** Changes waiting for the next save. */
+  #pending: Array<{ change: Change; resolve: (changed: boolean) => void; reject: (err: unknown) => void }> = [];
 
   private constructor(path: string, key: Buffer, lock: FileLock, entries: Map<string, Entry>) {
     this.#path = path;
@@ -128,18 +134,43 @@ export class FileStore implements SeedRecords {
 
   /**
    * Applies `change` to a copy of the content and, when it answers true, saves the copy and makes it current: a
-   * failed save leaves both the file and the memory as they were.
+   * failed save leaves both the file and the memory as they were. Changes asked for while a save is under way (or in
+   * the same event-loop turn, as an import's entries are) wait for it and are then saved together in one write, so
+   * that N changes cost one rewrite of the file rather than N.
    */
-  #change(change: (entries: Map<string, Entry>) => boolean): Promise<boolean> {
-    const run = this.#writing.then(async () => {
-      const next = new Map(this.#entries);
-      if (!change(next)) return false;
-      await this.#save(next);
-      this.#entries = next;
-      return true;
+  #change(change: Change): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ change, resolve, reject });
+      if (this.#pending.length === 1) this.#writing = this.#writing.then(() => this.#saveBatch());
     });
-    this.#writing = run.catch(() => {});
-    return run;
+  }
+
+  async #saveBatch(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    const next = new Map(this.#entries);
+    // A change that throws has changed nothing (it checks before it sets) and fails alone.
+    const results = batch.map(({ change, reject }) => {
+      try {
+        return change(next);
+      } catch (err) {
+        reject(err);
+        return undefined;
+      }
+    });
+    if (results.includes(true)) {
+      try {
+        await this.#save(next);
+      } catch (err) {
+        for (const [i, { reject }] of batch.entries()) if (results[i] !== undefined) reject(err);
+        return;
+      }
+      this.#entries = next;
+    }
+    for (const [i, { resolve }] of batch.entries()) {
+      const result = results[i];
+      if (result !== undefined) resolve(result);
+    }
   }
 
   async #save(entries: Map<string, Entry>): Promise<void> {

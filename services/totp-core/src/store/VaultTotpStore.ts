@@ -26,12 +26,15 @@ const STEAM_NEEDS_RECORD_STORE =
   "Steam codes need the kv or file store: the Vault TOTP engine only makes numeric codes";
 
 /**
- * How often an overwrite that lost a race to another overwrite of the same label goes again, pausing up to
- * attempt x OVERWRITE_BACKOFF_MS in between. Each loss means that another caller's overwrite finished, so only a
+ * How often an overwrite or a delete that lost a race to another write of the same label goes again, pausing up to
+ * attempt x OVERWRITE_BACKOFF_MS in between. Each loss means that another caller's write finished, so only a
  * storm of writes to one label from many replicas at once exhausts it.
  */
 const OVERWRITE_ATTEMPTS = 30;
 const OVERWRITE_BACKOFF_MS = 5;
+
+const contended = () =>
+  new TotpError("UNAVAILABLE", "the label is being registered by other calls at the same time; retry");
 
 /** How often a code read that straddled a time step is repeated before the later step is assumed. */
 const STEP_ATTEMPTS = 3;
@@ -57,9 +60,13 @@ interface Reading {
  *   from, computed from the period and the time around the request.
  * - While two overwrites of one label run at once, a code read between them can come from one caller's key while
  *   the answer shows the other's digits and period; once both are done, key and metadata are the same caller's.
+ *   An overwrite and a deletion racing each other also end consistent (remove), in a label that serves codes or
+ *   does not exist. A first registration is not covered: its key goes in after its metadata, so an overwrite or a
+ *   deletion of the label in the millisecond between can leave the registering caller's key beside the other
+ *   caller's metadata, or that key without metadata (the label then does not exist; the key stays in the engine).
  *
  * The token needs: `<totpMount>/keys/*` create, update, delete; `<totpMount>/code/*` read; and on the KV mount the
- * rights of the KV store below `<prefix>/meta/`.
+ * rights of the KV store below `<prefix>/meta/`, plus update on `<kvMount>/delete/<prefix>/meta/*` (remove).
  */
 export class VaultTotpStore implements SeedStore {
   readonly kind = "vault-totp";
@@ -145,14 +152,32 @@ export class VaultTotpStore implements SeedStore {
     return collectPage(names, request, (label) => this.info({ label, owner }));
   }
 
+  /**
+   * Deletes the key, then the metadata version it read, but only after writing a copy of that version on top with
+   * check-and-set: a KV delete keeps the version number, so without the copy an overwrite that read the version
+   * before the delete would still pass its check-and-set afterwards, leaving metadata without a key (listed, no
+   * codes) or, the other way round, a key without metadata. With it, an overwrite that wrote after this call read
+   * makes the copy fail, and the delete starts again (deleting that overwrite's key too); an overwrite that read
+   * after the copy fails its own check-and-set and imports its key again after this call deleted it. Deleting the
+   * copy's version alone, never "the latest", keeps a later overwrite's metadata. A failure between the steps leaves
+   * metadata without a key, which answers NOT_FOUND, and a retry finishes the job.
+   */
   async remove(ref: LabelRef): Promise<boolean> {
     const metaPath = this.#metaPath(ref);
+    const name = totpKeyName(ref);
     try {
-      if (!(await this.#client.kvExists(this.#kvMount, metaPath))) return false;
-      // The seed goes first: if the second step fails, a retry finds the metadata and finishes the job.
-      await this.#client.totpDelete(this.#totpMount, totpKeyName(ref));
-      await this.#client.kvDelete(this.#kvMount, metaPath);
-      return true;
+      for (let attempt = 1; attempt <= OVERWRITE_ATTEMPTS; attempt++) {
+        const found = await this.#client.kvRead(this.#kvMount, metaPath);
+        // Gone after a first attempt deleted its key: another delete finished the job.
+        if (!found) return attempt > 1;
+        await this.#client.totpDelete(this.#totpMount, name);
+        if (await this.#client.kvReplaceAt(this.#kvMount, metaPath, found.data, found.version)) {
+          await this.#client.kvDeleteVersion(this.#kvMount, metaPath, found.version + 1);
+          return true;
+        }
+        await sleep(Math.random() * OVERWRITE_BACKOFF_MS * attempt);
+      }
+      throw contended();
     } finally {
       this.#cache.invalidate(refKey(ref));
     }
@@ -176,7 +201,7 @@ export class VaultTotpStore implements SeedStore {
       const before = Date.now();
       const code = await this.#client.totpCode(this.#totpMount, totpKeyName(ref));
       const after = Date.now();
-      // Metadata without a key: a registration is between its two writes, or its rollback failed.
+      // Metadata without a key: a registration or a deletion is between its steps, or a rollback failed.
       if (code === undefined) return undefined;
       const step = Math.floor(before / periodMs);
       // Vault's clock picked the step somewhere between `before` and `after`; when they straddle a step boundary,
@@ -211,7 +236,7 @@ export class VaultTotpStore implements SeedStore {
       // A random pause spreads the losers out, so that the next round has fewer contenders.
       await sleep(Math.random() * OVERWRITE_BACKOFF_MS * attempt);
     }
-    throw new TotpError("UNAVAILABLE", "the label is being registered by other calls at the same time; retry");
+    throw contended();
   }
 
   async #rollBack(ref: LabelRef, metaPath: string): Promise<void> {

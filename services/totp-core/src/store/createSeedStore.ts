@@ -48,6 +48,7 @@ const VAULT_CALLS = [
   "kvLiveVersion",
   "kvExists",
   "kvDelete",
+  "kvDeleteVersion",
   "kvList",
   "kvMetadata",
   "kvSetCustomMetadata",

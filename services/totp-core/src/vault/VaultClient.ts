@@ -211,6 +211,15 @@ export class VaultClient {
     return state !== undefined && !state.deleted;
   }
 
+  /**
+   * Deletes one version of a secret (soft: it stays for recovery), whatever version is latest: unlike kvDelete, it
+   * cannot remove a version someone else wrote meanwhile.
+   */
+  async kvDeleteVersion(mount: string, path: string, version: number): Promise<void> {
+    const api = `${mount}/delete/${path}`;
+    await this.#send("kv delete version", api, () => this.#vault.write(api, { versions: [version] }));
+  }
+
   /** Deletes the latest version; earlier versions stay for recovery, as the mount's settings keep them. */
   async kvDelete(mount: string, path: string): Promise<void> {
     const api = `${mount}/data/${path}`;

@@ -1898,8 +1898,9 @@ export type TotpServiceService = typeof TotpServiceService;
 export const TotpServiceService = {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose).
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it. The two are indistinguishable
+   * on purpose, in code, message and work done: a team label the caller may not read is answered after the same
+   * store lookup as a name that is no label at all, so neither the answer nor its timing says that the name exists.
    */
   generateCode: {
     path: "/totp.v1.TotpService/GenerateCode" as const,
@@ -1917,6 +1918,11 @@ export const TotpServiceService = {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * Team label names: a write to a name the policy reserves for a team label must fail, so RegisterSeed cannot hide
+   * that such a name is unavailable; it promises not to say more. To a caller who may not read the team label, the
+   * refusal is the one for any name the caller may not register (the same code and message, with self-service off
+   * the answer for every personal name): it never says that the name is shared, or anything about the team label.
+   * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
    * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
    * 500 ms by default, without it).
@@ -1946,8 +1952,8 @@ export const TotpServiceService = {
   },
   /**
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
-   * caller may read a shared label but does not manage it.
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
+   * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
    * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
@@ -1963,8 +1969,12 @@ export const TotpServiceService = {
   /**
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
-   * others are stored. Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an
-   * `otpauth-migration://offline?data=` URI, bad base64, bad payload) or `label_prefix` is malformed.
+   * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"), and an import
+   * that could store no entry because the limit was already spent fails with RESOURCE_EXHAUSTED. An entry whose
+   * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
+   * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
+   * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
    */
   importSeeds: {
     path: "/totp.v1.TotpService/ImportSeeds" as const,
@@ -1980,8 +1990,9 @@ export const TotpServiceService = {
 export interface TotpServiceServer extends UntypedServiceImplementation {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose).
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it. The two are indistinguishable
+   * on purpose, in code, message and work done: a team label the caller may not read is answered after the same
+   * store lookup as a name that is no label at all, so neither the answer nor its timing says that the name exists.
    */
   generateCode: handleUnaryCall<GenerateCodeRequest, GenerateCodeResponse>;
   /**
@@ -1990,6 +2001,11 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * Team label names: a write to a name the policy reserves for a team label must fail, so RegisterSeed cannot hide
+   * that such a name is unavailable; it promises not to say more. To a caller who may not read the team label, the
+   * refusal is the one for any name the caller may not register (the same code and message, with self-service off
+   * the answer for every personal name): it never says that the name is shared, or anything about the team label.
+   * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
    * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
    * 500 ms by default, without it).
@@ -2002,8 +2018,8 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
   listLabels: handleUnaryCall<ListLabelsRequest, ListLabelsResponse>;
   /**
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
-   * caller may read a shared label but does not manage it.
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
+   * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
    * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
@@ -2011,8 +2027,12 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
   /**
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
-   * others are stored. Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an
-   * `otpauth-migration://offline?data=` URI, bad base64, bad payload) or `label_prefix` is malformed.
+   * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"), and an import
+   * that could store no entry because the limit was already spent fails with RESOURCE_EXHAUSTED. An entry whose
+   * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
+   * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
+   * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
    */
   importSeeds: handleUnaryCall<ImportSeedsRequest, ImportSeedsResponse>;
 }
@@ -2020,8 +2040,9 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
 export interface TotpServiceClient extends Client {
   /**
    * GenerateCode returns the current code of a label the caller may read, with its time window and the next code.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (the two are indistinguishable
-   * on purpose).
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it. The two are indistinguishable
+   * on purpose, in code, message and work done: a team label the caller may not read is answered after the same
+   * store lookup as a name that is no label at all, so neither the answer nor its timing says that the name exists.
    */
   generateCode(
     request: GenerateCodeRequest,
@@ -2044,6 +2065,11 @@ export interface TotpServiceClient extends Client {
    * `overwrite` is false; PERMISSION_DENIED when the label is shared and the caller is not one of its managers, or
    * when self-service registration of personal labels is disabled; FAILED_PRECONDITION when the store cannot make
    * this kind of code (Steam codes with the Vault TOTP-engine store; nothing is stored).
+   * Team label names: a write to a name the policy reserves for a team label must fail, so RegisterSeed cannot hide
+   * that such a name is unavailable; it promises not to say more. To a caller who may not read the team label, the
+   * refusal is the one for any name the caller may not register (the same code and message, with self-service off
+   * the answer for every personal name): it never says that the name is shared, or anything about the team label.
+   * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
    * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
    * 500 ms by default, without it).
@@ -2084,8 +2110,8 @@ export interface TotpServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * DeleteSeed removes a personal label of the caller, or a shared label the caller manages.
-   * Errors: NOT_FOUND when the label does not exist or the caller may not read it; PERMISSION_DENIED when the
-   * caller may read a shared label but does not manage it.
+   * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
+   * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
    * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
    */
@@ -2107,8 +2133,12 @@ export interface TotpServiceClient extends Client {
   /**
    * ImportSeeds stores every entry of one Google Authenticator export batch. Entries that cannot be served (HOTP,
    * MD5, bad secrets, labels that exist) are refused one by one and reported with their position and reason; the
-   * others are stored. Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an
-   * `otpauth-migration://offline?data=` URI, bad base64, bad payload) or `label_prefix` is malformed.
+   * others are stored. Each stored entry counts as one write against the caller's write rate limit, as a
+   * RegisterSeed does: entries beyond it are refused with the wait ("rate limit: try again in N s"), and an import
+   * that could store no entry because the limit was already spent fails with RESOURCE_EXHAUSTED. An entry whose
+   * label an earlier entry of the same export has is refused, so that no seed of the export is lost unseen.
+   * Errors: INVALID_ARGUMENT when the URI itself cannot be read (not an `otpauth-migration://offline?data=` URI,
+   * bad base64, bad payload), holds more than 100 entries, or `label_prefix` is malformed.
    */
   importSeeds(
     request: ImportSeedsRequest,
