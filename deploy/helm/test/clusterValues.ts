@@ -1,0 +1,73 @@
+/** Where the release's dependencies listen on the host, as pods reach them (the bridge's gateway). */
+export interface ClusterEndpoints {
+  vaultAddr: string;
+  telegramApiRoot: string;
+  zulipRealm: string;
+  zulipBotEmail: string;
+  /** A principal-holding internal client the test calls totp-core as, from the host through the NodePort. */
+  hostClient: string;
+  logLevel: string;
+}
+
+/** The Secrets the test creates before installing: the chart's existing-Secrets mode and the bots' credentials. */
+export const SECRETS = {
+  core: "core-tls",
+  telegramBot: "telegram-bot-tls",
+  zulipBot: "zulip-bot-tls",
+  helmTest: "helm-test-tls",
+  telegramToken: "telegram-bot-token",
+  zulipApiKey: "zulip-bot-api-key",
+} as const;
+
+const cidrOf = (url: string) => [`${new URL(url).hostname}/32`];
+const portOf = (url: string) => Number(new URL(url).port);
+
+/**
+ * The values an operator would give on this cluster: images imported into the node (pullPolicy Never, the test's
+ * tag), certificates from existing Secrets, Vault, the Bot API and Zulip on the host, totp-core on a NodePort.
+ */
+export function clusterValues(endpoints: ClusterEndpoints, imageTag: string) {
+  return {
+    image: { pullPolicy: "Never", tag: imageTag },
+    tls: {
+      source: "existingSecrets",
+      existingSecrets: {
+        core: SECRETS.core,
+        telegramBot: SECRETS.telegramBot,
+        zulipBot: SECRETS.zulipBot,
+        helmTest: SECRETS.helmTest,
+      },
+    },
+    vault: { address: endpoints.vaultAddr },
+    core: {
+      replicas: 2,
+      logLevel: endpoints.logLevel,
+      service: { type: "NodePort" },
+      // The steady client of the upgrade asks ten times a second for the same label: far above production limits.
+      rateLimits: { requestsPerPrincipal: 100_000, codesPerLabel: 100_000 },
+    },
+    telegramBot: {
+      apiRoot: endpoints.telegramApiRoot,
+      tokenSecret: { name: SECRETS.telegramToken, key: "token" },
+    },
+    zulipBot: {
+      realm: endpoints.zulipRealm,
+      email: endpoints.zulipBotEmail,
+      apiKeySecret: { name: SECRETS.zulipApiKey, key: "api-key" },
+    },
+    networkPolicy: {
+      vault: { cidrs: cidrOf(endpoints.vaultAddr), port: portOf(endpoints.vaultAddr) },
+      telegramApi: { cidrs: cidrOf(endpoints.telegramApiRoot), ports: [portOf(endpoints.telegramApiRoot)] },
+      zulipApi: { cidrs: cidrOf(endpoints.zulipRealm), ports: [portOf(endpoints.zulipRealm)] },
+    },
+    internalClients: [
+      {
+        name: endpoints.hostClient,
+        principal: `service:${endpoints.hostClient}`,
+        admin: true,
+        podSelector: { app: endpoints.hostClient },
+        existingSecret: `${endpoints.hostClient}-tls`,
+      },
+    ],
+  };
+}
