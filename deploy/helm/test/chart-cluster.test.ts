@@ -253,6 +253,7 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
       cert: cert.certPem,
       key: cert.keyPem,
       maxAttempts: 1,
+      serverName: "localhost",
     });
     const failures: string[] = [];
     let calls = 0;
