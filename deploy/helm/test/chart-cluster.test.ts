@@ -304,6 +304,7 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     }
     expect(logs).toContain("totp-core");
     for (const secret of secrets) expect(logs.includes(secret), "a secret in the pods' logs").toBe(false);
+    expect(logs).not.toContain("PRIVATE KEY");
   });
 
   it("uninstalls leaving nothing of the release behind", async () => {
