@@ -255,6 +255,11 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
       maxAttempts: 1,
       serverName: "localhost",
     });
+    const corePods = async () =>
+      (
+        JSON.parse(await kubectl(["get", "pods", "-l", "app.kubernetes.io/component=core", "-o", "json"])) as PodList
+      ).items.map((pod) => pod.metadata.name);
+    const before = await corePods();
     const failures: string[] = [];
     let calls = 0;
     let running = true;
@@ -276,10 +281,11 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
       expect(upgrade.code).toBe(0);
       // --wait returns once the new pods are Ready; the old ones are still draining. Call on until they are gone.
       await kubectl(["rollout", "status", `deployment/${CORE}`, "--timeout=300s"]);
-      await eventually(
-        async () => (JSON.parse(await kubectl(["get", "pods", "-o", "json"])) as PodList).items.length === 4,
-        { what: "the old core pods to be gone", timeoutMs: 120_000, intervalMs: 500 },
-      );
+      await eventually(async () => (await corePods()).length === 2, {
+        what: "the old core pods to be gone",
+        timeoutMs: 120_000,
+        intervalMs: 500,
+      });
       await new Promise((resolve) => setTimeout(resolve, 2000));
     } finally {
       running = false;
@@ -287,6 +293,10 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     }
     expect(calls).toBeGreaterThan(20);
     expect(failures).toEqual([]);
+    // Both replicas were replaced while the client called.
+    const after = await corePods();
+    expect(after).toHaveLength(2);
+    expect(after.filter((pod) => before.includes(pod))).toEqual([]);
     const deployment = JSON.parse(await kubectl(["get", "deployment", CORE, "-o", "json"])) as {
       spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
     };
