@@ -234,14 +234,18 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     expect(codesBetween(seed, asked - 1000, Date.now() + 1000)).toContain(code);
   });
 
-  it("answers a Zulip user's DM through the in-cluster bot, as the user's principal", async () => {
+  it("answers a Zulip user's code request with the right code through the in-cluster bot", async () => {
     const user = zulip.addUser({ fullName: "Dave Poe" });
-    zulip.sendDm(user, zulipBot, "whoami");
-    const reply = await zulip.waitFor(
-      () => zulip.messagesSeenBy(user, { with: zulipBot }).find((message) => message.senderId === zulipBot.id),
-      { what: "the Zulip bot's reply", timeoutMs: 60_000 },
-    );
-    expect(reply.visibleText).toContain(`zulip:${user.id}`);
+    const seed = newSecret();
+    secrets.add(seed);
+    expect((await zulipReply(user, `add cluster ${seed}`)).visibleText).toMatch(/^Stored cluster/);
+
+    const asked = Date.now();
+    const reply = await zulipReply(user, "code cluster");
+    expect(reply.spoilers).toHaveLength(1);
+    const code = /^`(\d+)`$/.exec(reply.spoilers[0]?.body.trim() ?? "")?.[1] ?? "";
+    secrets.add(code);
+    expect(codesBetween(seed, asked - 1000, Date.now() + 1000)).toContain(code);
   });
 
   it("rolls an upgrade without a failed call from a steady client", async () => {
@@ -339,6 +343,17 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     return telegram.waitFor(() => telegram.chat(user.id).find((m) => m.from === "bot" && m.messageId > after), {
       timeoutMs: 60_000,
       what: `the Telegram bot's reply after message ${after}`,
+    });
+  }
+
+  async function zulipReply(user: ZulipUser, content: string) {
+    const replies = () =>
+      zulip.messagesSeenBy(user, { with: zulipBot }).filter((message) => message.senderId === zulipBot.id);
+    const before = replies().length;
+    zulip.sendDm(user, zulipBot, content);
+    return zulip.waitFor(() => replies()[before], {
+      what: `the Zulip bot's reply to ${content.split(" ")[0]}`,
+      timeoutMs: 60_000,
     });
   }
 
