@@ -72,7 +72,10 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
   const kubectl = (args: readonly string[], input?: string) => cluster.kubectl(["-n", NAMESPACE, ...args], input);
   const helmIn = (...args: string[]) => helm([...args, "--namespace", NAMESPACE, "--kubeconfig", cluster.kubeconfig]);
   const writeValues = (logLevel: string) =>
-    writeFile(valuesPath, JSON.stringify(clusterValues({ ...endpoints, logLevel }, CLUSTER_TEST_TAG)));
+    writeFile(
+      valuesPath,
+      JSON.stringify(clusterValues(endpoints, { imageTag: CLUSTER_TEST_TAG, logLevel, hostClient: HOST_CLIENT })),
+    );
   // Through stdin, so that no key or token is ever a command-line argument (an error message would quote it).
   const createSecret = (name: string, stringData: Record<string, string>, type = "Opaque") =>
     kubectl(
@@ -140,8 +143,6 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
       telegramApiRoot: telegram.apiRoot,
       zulipRealm: zulip.url,
       zulipBotEmail: zulipBot.email,
-      hostClient: HOST_CLIENT,
-      logLevel: "info",
     };
     valuesPath = join(dir, "values.json");
     await writeValues("info");

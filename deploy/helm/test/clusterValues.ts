@@ -4,9 +4,14 @@ export interface ClusterEndpoints {
   telegramApiRoot: string;
   zulipRealm: string;
   zulipBotEmail: string;
-  /** A principal-holding internal client the test calls totp-core as, from the host through the NodePort. */
-  hostClient: string;
+}
+
+/** What the test varies: the images' tag, totp-core's log level (the upgrade changes it), the host's client. */
+export interface ClusterSettings {
+  imageTag: string;
   logLevel: string;
+  /** An internal client holding a principal, which the test calls totp-core as from the host (the NodePort). */
+  hostClient: string;
 }
 
 /** The Secrets the test creates before installing: the chart's existing-Secrets mode and the bots' credentials. */
@@ -26,7 +31,7 @@ const portOf = (url: string) => Number(new URL(url).port);
  * The values an operator would give on this cluster: images imported into the node (pullPolicy Never, the test's
  * tag), certificates from existing Secrets, Vault, the Bot API and Zulip on the host, totp-core on a NodePort.
  */
-export function clusterValues(endpoints: ClusterEndpoints, imageTag: string) {
+export function clusterValues(endpoints: ClusterEndpoints, { imageTag, logLevel, hostClient }: ClusterSettings) {
   return {
     image: { pullPolicy: "Never", tag: imageTag },
     tls: {
@@ -41,7 +46,7 @@ export function clusterValues(endpoints: ClusterEndpoints, imageTag: string) {
     vault: { address: endpoints.vaultAddr },
     core: {
       replicas: 2,
-      logLevel: endpoints.logLevel,
+      logLevel,
       service: { type: "NodePort" },
       // The steady client of the upgrade asks ten times a second for the same label: far above production limits.
       rateLimits: { requestsPerPrincipal: 100_000, codesPerLabel: 100_000 },
@@ -62,11 +67,11 @@ export function clusterValues(endpoints: ClusterEndpoints, imageTag: string) {
     },
     internalClients: [
       {
-        name: endpoints.hostClient,
-        principal: `service:${endpoints.hostClient}`,
+        name: hostClient,
+        principal: `service:${hostClient}`,
         admin: true,
-        podSelector: { app: endpoints.hostClient },
-        existingSecret: `${endpoints.hostClient}-tls`,
+        podSelector: { app: hostClient },
+        existingSecret: `${hostClient}-tls`,
       },
     ],
   };
