@@ -49,9 +49,9 @@ interface Webhook {
 const MAX_BODY_BYTES = 60 * 1024 * 1024;
 
 /**
- * Starts a local Telegram Bot API server on a free port (loopback unless `listenAddress` says otherwise): the real HTTP protocol for one bot, chats with
- * test users, every request checked against the vendored Bot API spec (data/telegram-bot-api). Tests drive users
- * through the handle and read what each user sees.
+ * Starts a local Telegram Bot API server on a free port (loopback unless `listenAddress` says otherwise): the real
+ * HTTP protocol for one bot, chats with test users, every request checked against the vendored Bot API spec
+ * (data/telegram-bot-api). Tests drive users through the handle and read what each user sees.
  */
 export async function startTelegramServer(options: TelegramServerOptions = {}): Promise<TelegramServer> {
   const botId = options.bot?.id ?? 7_000_001;

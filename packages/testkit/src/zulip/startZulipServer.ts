@@ -15,9 +15,9 @@ type Params = Record<string, string>;
 type Handler = (user: ZulipUser, params: Params, response: ServerResponse, client: string) => Promise<object> | object;
 
 /**
- * Starts a local Zulip server on a free port (loopback unless `listenAddress` says otherwise): the part of the REST API and event system a bot uses, with
- * Zulip's wire formats and error bodies, plus test-side controls (users, injected messages, what each user sees,
- * queue expiry, 429s, outgoing webhooks).
+ * Starts a local Zulip server on a free port (loopback unless `listenAddress` says otherwise): the part of the REST
+ * API and event system a bot uses, with Zulip's wire formats and error bodies, plus test-side controls (users,
+ * injected messages, what each user sees, queue expiry, 429s, outgoing webhooks).
  */
 export async function startZulipServer(options: ZulipServerOptions = {}): Promise<ZulipServer> {
   const queueIdleTimeoutMs = options.queueIdleTimeoutMs ?? 600_000;
