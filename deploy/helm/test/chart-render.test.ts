@@ -7,10 +7,13 @@ import { parse } from "yaml";
 import { loadConfig } from "../../../services/totp-core/src/config.js";
 import { parsePolicy } from "../../../services/totp-core/src/policy/parsePolicy.js";
 import {
+  helm,
   type Manifest,
   NAMESPACE,
+  parseManifests,
   RELEASE,
   renderChart,
+  templateArgs,
   VALUE_SETS,
   type ValueSet,
   valuesFile,
@@ -685,6 +688,18 @@ describe("the chart's mode switches", () => {
       /policy.issuedAfter: "nobody" is not a client of this release/,
     );
     await expect(renderChart([], ["policy.issuedAfter.telegram-bot=yesterday"])).rejects.toThrow(/issuedAfter/);
+  });
+
+  it("keeps a terminating core serving for core.preStopSleepSeconds, within its grace period, where Kubernetes can", async () => {
+    const core = (manifests: Manifest[]) => find(manifests, "Deployment", name("core")).spec.template.spec;
+    const sleeping = core(await renderChart([], ["core.preStopSleepSeconds=7"]));
+    expect(sleeping.containers[0].lifecycle.preStop).toEqual({ sleep: { seconds: 7 } });
+    expect(sleeping.terminationGracePeriodSeconds).toBe(7 + CHART_VALUES.core.shutdownGraceSeconds + 5);
+    expect(core(await renderChart([], ["core.preStopSleepSeconds=0"])).containers[0].lifecycle).toBeUndefined();
+    // The sleep action is there from Kubernetes 1.30; an older API server would refuse the Deployment.
+    const old = await helm([...templateArgs([]), "--kube-version", "1.29.0"]);
+    expect(old.code).toBe(0);
+    expect(core(parseManifests(old.stdout)).containers[0].lifecycle).toBeUndefined();
   });
 
   it("has no PodDisruptionBudget for a single core replica", async () => {

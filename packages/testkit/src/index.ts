@@ -17,6 +17,7 @@ export {
   type TokenReviewStatus,
 } from "./startKubeApiServer.js";
 export {
+  holdKubeClusterHost,
   type KubeCluster,
   restrictedContainerSecurity,
   restrictedPodSecurity,

@@ -52,6 +52,15 @@ const LOCK_WAIT_MS = 15 * 60_000;
 const READY_TIMEOUT_MS = 180_000;
 
 /**
+ * Holds the machine's one-cluster lock until the answered function releases it; startKubeCluster inside it does not
+ * wait for it. For a test that checks the host before and after a cluster: without it the next cluster (another test
+ * file's) may start the moment this one stops, and change what is checked.
+ */
+export function holdKubeClusterHost(): Promise<() => Promise<void>> {
+  return acquireHostLock(LOCK_NAME, LOCK_WAIT_MS);
+}
+
+/**
  * Starts a one-node Kubernetes whose pods really run, on this host: etcd and kube-apiserver (startKubeApiServer),
  * controller-manager, scheduler, containerd with runc and the CNI bridge, kubelet, kube-proxy in iptables mode
  * (NodePorts on 127.0.0.0/8) and CoreDNS behind the kube-dns Service. Answers once the node is Ready and CoreDNS

@@ -1,9 +1,11 @@
 import { access, mkdtemp, readFile, rm } from "node:fs/promises";
+import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   eventually,
+  holdKubeClusterHost,
   type KubeCluster,
   restrictedContainerSecurity,
   restrictedPodSecurity,
@@ -56,9 +58,24 @@ async function kubeChains(): Promise<string[]> {
   return chains;
 }
 
-async function httpText(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
-  return `${response.status} ${(await response.text()).trim()}`;
+/**
+ * One GET on a connection of its own: a kept-alive one opened before kube-proxy had a Service's rules would go on
+ * reaching whatever answered then.
+ */
+function httpText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { agent: false, timeout: 3000 }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      response.on("end", () => resolve(`${response.statusCode} ${body.trim()}`));
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(new Error(`${url}: no answer within 3 s`)));
+    request.on("error", reject);
+  });
 }
 
 // CoreDNS doubles as the workload: a static binary in a FROM-scratch image whose health endpoint answers HTTP.
@@ -122,8 +139,11 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("startKubeCluster (one 
   let chainsBefore: string[];
   let foldersBefore: string[];
   let imageDir: string;
+  let releaseHost: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
+    // The host as it was before this cluster, and after it, with no other cluster in between.
+    releaseHost = await holdKubeClusterHost();
     before = await sysctls();
     chainsBefore = await kubeChains();
     foldersBefore = await hostFolders();
@@ -133,6 +153,7 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("startKubeCluster (one 
 
   afterAll(async () => {
     await cluster?.stop();
+    await releaseHost?.();
     await rm(imageDir, { recursive: true, force: true });
   }, 300_000);
 
@@ -164,14 +185,20 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("startKubeCluster (one 
     const service = JSON.parse(await cluster.kubectl(["-n", NAMESPACE, "get", "service", "web", "-o", "json"])) as {
       spec: { clusterIP: string; ports: { nodePort: number }[] };
     };
-    // kube-proxy programs a new Service's rules a moment after it exists: poll, never assert once.
-    const viaClusterIp = await eventually(() => httpText(`http://${service.spec.clusterIP}/health`), {
+    // kube-proxy programs a new Service's rules a moment after it exists: poll, never assert once. Until then a
+    // ClusterIP is routed off the host, where a proxy on the way may answer (404): only the pod's answer ends it.
+    const reached = async (url: string) => {
+      const text = await httpText(url);
+      if (text !== "200 OK") throw new Error(`${url} answered ${text}`);
+      return text;
+    };
+    const viaClusterIp = await eventually(() => reached(`http://${service.spec.clusterIP}/health`), {
       what: `http://${service.spec.clusterIP}/health`,
       timeoutMs: 60_000,
     });
     expect(viaClusterIp).toBe("200 OK");
     const nodePort = service.spec.ports[0]?.nodePort;
-    const viaNodePort = await eventually(() => httpText(`http://127.0.0.1:${nodePort}/health`), {
+    const viaNodePort = await eventually(() => reached(`http://127.0.0.1:${nodePort}/health`), {
       what: `NodePort ${nodePort} on 127.0.0.1`,
       timeoutMs: 60_000,
     });

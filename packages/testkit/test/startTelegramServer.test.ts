@@ -202,6 +202,17 @@ describe("startTelegramServer with the real telegraf, long polling", () => {
   });
 });
 
+describe("startTelegramServer's address", () => {
+  it("listens where listenAddress says and names that address in apiRoot", async () => {
+    // Another loopback address stands for a cluster's bridge gateway: reachable there, and only there.
+    const tg = await server({ listenAddress: "127.0.0.2" });
+    expect(tg.apiRoot).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/$/);
+    expect(await telegraf(tg).telegram.getMe()).toMatchObject({ id: tg.bot.id });
+    const elsewhere = tg.apiRoot.replace("127.0.0.2", "127.0.0.1");
+    await expect(fetch(`${elsewhere}bot${tg.token}/getMe`)).rejects.toThrow();
+  });
+});
+
 describe("startTelegramServer with the real telegraf, methods", () => {
   it("takes telegraf's chunked multipart sendPhoto and serves the uploaded bytes back", async () => {
     const tg = await server();

@@ -106,6 +106,15 @@ describe("startZulipServer with the real zulip-js", () => {
     expect(server.requests.map((r) => [r.method, r.path, r.status])).toContainEqual(["GET", "/api/v1/users/me", 401]);
   });
 
+  it("listens where listenAddress says and names that address in its url", async () => {
+    await server.close();
+    // Another loopback address stands for a cluster's bridge gateway: reachable there, and only there.
+    await start({ listenAddress: "127.0.0.2" });
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+    expect(await (await clientOf(alice)).users.me.getProfile()).toMatchObject({ user_id: alice.id });
+    await expect(fetch(`${server.url.replace("127.0.0.2", "127.0.0.1")}/api/v1/users/me`)).rejects.toThrow();
+  });
+
   it("reads a zuliprc file as zulip-js writes its config", async () => {
     const dir = await mkdtemp(join(tmpdir(), "zuliprc-"));
     try {

@@ -26,6 +26,8 @@ export interface TelegramServerOptions {
    * host and port, as behind the TLS ingress the bot runs behind (the test has no ingress).
    */
   webhookDeliveryUrl?: (url: string) => string;
+  /** The address it listens on, 127.0.0.1 by default; e.g. a test cluster's bridge gateway, so that pods reach it. */
+  listenAddress?: string;
 }
 
 export interface SeenMessage {
@@ -78,7 +80,7 @@ export interface TelegramFault {
 }
 
 export interface TelegramServer {
-  /** "http://127.0.0.1:<port>/": telegraf's `telegram.apiRoot`, or TELEGRAM_API_ROOT. */
+  /** "http://<listenAddress>:<port>/": telegraf's `telegram.apiRoot`, or TELEGRAM_API_ROOT. */
   readonly apiRoot: string;
   readonly token: string;
   readonly bot: TgUserFromGetMe;

@@ -49,9 +49,9 @@ interface Webhook {
 const MAX_BODY_BYTES = 60 * 1024 * 1024;
 
 /**
- * Starts a local Telegram Bot API server on a free loopback port: the real HTTP protocol for one bot, chats with
- * test users, every request checked against the vendored Bot API spec (data/telegram-bot-api). Tests drive users
- * through the handle and read what each user sees.
+ * Starts a local Telegram Bot API server on a free port (loopback unless `listenAddress` says otherwise): the real
+ * HTTP protocol for one bot, chats with test users, every request checked against the vendored Bot API spec
+ * (data/telegram-bot-api). Tests drive users through the handle and read what each user sees.
  */
 export async function startTelegramServer(options: TelegramServerOptions = {}): Promise<TelegramServer> {
   const botId = options.bot?.id ?? 7_000_001;
@@ -392,9 +392,10 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       });
     });
   });
+  const host = options.listenAddress ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 
@@ -422,7 +423,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
     replyTo?.from?.id === bot.id;
 
   const handle: TelegramServer = {
-    apiRoot: `http://127.0.0.1:${port}/`,
+    apiRoot: `http://${host}:${port}/`,
     token,
     bot,
     createUser(userOptions = {}) {

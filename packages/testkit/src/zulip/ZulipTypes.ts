@@ -22,6 +22,8 @@ export interface ZulipServerOptions {
   /** Reported by /register. */
   zulipVersion?: string;
   zulipFeatureLevel?: number;
+  /** The address it listens on, 127.0.0.1 by default; e.g. a test cluster's bridge gateway, so that pods reach it. */
+  listenAddress?: string;
 }
 
 export type MessageDeletionPolicy = "any" | "own" | "none";
@@ -120,7 +122,7 @@ export interface SeenWhere {
 }
 
 export interface ZulipServer {
-  /** "http://127.0.0.1:<port>": zulip-js `realm`, ZULIP_REALM. The API lives under `${url}/api/v1`. */
+  /** "http://<listenAddress>:<port>": zulip-js `realm`, ZULIP_REALM. The API lives under `${url}/api/v1`. */
   readonly url: string;
   /** A human user: email defaults to "<first name>@zulip.test", the API key is random, ids count from 10. */
   addUser(options: { fullName: string; email?: string; id?: number; apiKey?: string }): ZulipUser;

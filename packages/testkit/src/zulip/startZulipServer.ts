@@ -15,20 +15,21 @@ type Params = Record<string, string>;
 type Handler = (user: ZulipUser, params: Params, response: ServerResponse, client: string) => Promise<object> | object;
 
 /**
- * Starts a local Zulip server on a free loopback port: the part of the REST API and event system a bot uses, with
- * Zulip's wire formats and error bodies, plus test-side controls (users, injected messages, what each user sees,
- * queue expiry, 429s, outgoing webhooks).
+ * Starts a local Zulip server on a free port (loopback unless `listenAddress` says otherwise): the part of the REST
+ * API and event system a bot uses, with Zulip's wire formats and error bodies, plus test-side controls (users,
+ * injected messages, what each user sees, queue expiry, 429s, outgoing webhooks).
  */
 export async function startZulipServer(options: ZulipServerOptions = {}): Promise<ZulipServer> {
   const queueIdleTimeoutMs = options.queueIdleTimeoutMs ?? 600_000;
   const requests: RequestLogEntry[] = [];
   const limiter = new RateLimiter();
   const server = createServer((request, response) => void serve(request, response));
+  const host = options.listenAddress ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, host, () => resolve());
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
   const realm = new ZulipRealm({
     url,
     heartbeatMs: options.heartbeatMs ?? 50_000,
