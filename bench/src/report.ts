@@ -5,7 +5,7 @@ import type { ProfileSummary } from "./profile.js";
 export interface Measured extends LoadResult {
   /** CPU seconds of the server's processes during the run. */
   serverCpuSeconds: number;
-  /** CPU seconds of the load generator (ghz, or autocannon in the benchmark's own process). */
+  /** CPU seconds of the load generator (ghz, wrk, or the benchmark's own process for the ListLabels floor). */
   loadGeneratorCpuSeconds: number;
   /** CPU seconds of everything else on the machine: other users' work makes the run noisy. */
   otherCpuSeconds: number;

@@ -20,7 +20,7 @@ import {
   TOTP_CORE_MAIN,
 } from "@totp-custody/testkit";
 import * as OTPAuth from "otpauth";
-import { type GrpcTarget, type LoadResult, type LoadShape, runAutocannon, runGhz, runVaultPages } from "./load.js";
+import { type GrpcTarget, type LoadResult, type LoadShape, runGhz, runVaultPages, runWrk } from "./load.js";
 import { type BenchOptions, parseOptions, USAGE } from "./options.js";
 import { cpuSeconds, machineCpu, reapedChildrenCpuSeconds, rssBytes } from "./procStats.js";
 import { summarizeProfile } from "./profile.js";
@@ -89,7 +89,7 @@ function cpuOf(pids: Iterable<number>): number {
 }
 const ownCpu = () => {
   const usage = process.cpuUsage();
-  // autocannon runs in this process, ghz as a child: both are the load generator.
+  // ghz and wrk run as children, reaped when they exit; the ListLabels floor's client runs in this process.
   return (usage.user + usage.system) / 1e6 + reapedChildrenCpuSeconds();
 };
 
@@ -280,11 +280,10 @@ async function main(options: BenchOptions): Promise<void> {
 
   const requests = labels.map((label) => ({ label }));
   const enginePaths = labels.map((label) => `/v1/totp/code/${label}`);
-  const vaultHeaders = { "x-vault-token": engineVault.token };
   const loadCore = (s: LoadShape) => () => runGhz(coreTarget, requests, s);
   const loadShared = (s: LoadShape) => () => runGhz(sharedTarget, requests, s);
   const loadEcho = (s: LoadShape) => () => runGhz(echoTarget, requests, s);
-  const loadEngine = (s: LoadShape) => () => runAutocannon(engineVault.addr, vaultHeaders, enginePaths, s);
+  const loadEngine = (s: LoadShape) => () => runWrk(engineVault, enginePaths, s);
 
   log(`warming up each target for ${options.warmupSeconds} s`);
   await loadCore(warm)();
