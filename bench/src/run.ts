@@ -24,7 +24,9 @@ import { type GrpcTarget, type LoadResult, type LoadShape, runGhz, runVaultPages
 import { type BenchOptions, parseOptions, USAGE } from "./options.js";
 import { cpuSeconds, machineCpu, reapedChildrenCpuSeconds, rssBytes } from "./procStats.js";
 import { summarizeProfile } from "./profile.js";
-import { type BenchResults, formatTable, type Measured, median, type Series, series } from "./report.js";
+import { benchRatios } from "./ratios.js";
+import { type BenchResults, formatTable, type Measured, median, type Series, type Soak, series } from "./report.js";
+import { trendPercent } from "./trendPercent.js";
 
 const ECHO_ENTRY = fileURLToPath(new URL("./echoServer.js", import.meta.url));
 const CLUSTER_ENTRY = fileURLToPath(new URL("./cluster.js", import.meta.url));
@@ -345,32 +347,20 @@ async function main(options: BenchOptions): Promise<void> {
 
   const listing = await measureListing();
 
-  const soak = options.soakMinutes === undefined ? undefined : await runSoak(options.soakMinutes, halfRps);
+  const soaks = options.soakMinutes === undefined ? [] : await runSoaks(options.soakMinutes, halfRps);
   const profile = options.profile ? await runProfile() : undefined;
 
-  const ratios = {
-    coreToEcho: coreSeries.median.rps / echoSeries.median.rps,
-    sharedToCore: sharedSeries.median.rps / coreSeries.median.rps,
-    coreToEngine: coreSeries.median.rps / engineSeries.median.rps,
-    halfPeakP99Ms: halfPeak.core.p99Ms,
-    coldPathVaultReads: coldPath.vaultReads,
-    listingToVault: listing.core.median.rps / listing.vault.median.rps,
-    scalingCore: scaling.core.median.rps / coreSeries.median.rps,
-    scalingEcho: scaling.echo.median.rps / echoSeries.median.rps,
-  };
-  const targets: BenchResults["targets"] = {
-    coreToEcho: { target: "core >= 90 % of echo throughput", met: ratios.coreToEcho >= 0.9 },
-    sharedToCore: { target: "Redis limits >= 90 % of per-process limits", met: ratios.sharedToCore >= 0.9 },
-    coreToEngine: { target: "core >= 2x the TOTP engine", met: ratios.coreToEngine >= 2 },
-    halfPeakP99: { target: "p99 <= 2 ms at half the peak rate", met: ratios.halfPeakP99Ms <= 2 },
-    coldPath: { target: `exactly 1 Vault read for ${COLD_CALLS} cold calls`, met: coldPath.vaultReads === 1 },
-    listing: {
-      target: `no seed read and at most ${LIST_PAGE_SIZE + 2} Vault requests per ListLabels page of ${LIST_PAGE_SIZE}`,
-      met:
-        listing.perPage.seedReads === 0 && listing.perPage.lists + listing.perPage.metadataReads <= LIST_PAGE_SIZE + 2,
-    },
-    ...(soak ? { soak: { target: "RSS growth < 10 % over the soak", met: soak.rssGrowthPercent < 10 } } : {}),
-  };
+  const ratios = benchRatios({
+    core: coreSeries,
+    shared: sharedSeries,
+    echo: echoSeries,
+    engine: engineSeries,
+    halfPeak,
+    coldPath,
+    listing,
+    scaling,
+    soaks,
+  });
   const results: BenchResults = {
     startedAt: startedAt.toISOString(),
     machine: { cpuModel: cpuModel(), cores: cpus().length, node: process.version, kernel: release() },
@@ -383,6 +373,7 @@ async function main(options: BenchOptions): Promise<void> {
       connections: options.connections,
       audit: auditSetting,
       store: "vault-kv (OpenBao dev server), seed cache TTL 30 s",
+      engineClient: `wrk, 1 thread, ${options.concurrency} connections, the labels in turn`,
     },
     core: coreSeries,
     shared: sharedSeries,
@@ -392,10 +383,9 @@ async function main(options: BenchOptions): Promise<void> {
     coldPath,
     listing,
     scaling,
-    soak,
+    soaks,
     profile,
     ratios,
-    targets,
   };
   await mkdir(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${stamp(startedAt)}.json`);
@@ -523,20 +513,56 @@ async function main(options: BenchOptions): Promise<void> {
   }
 
   /**
-   * Steady load at half the peak rate, with totp-core's RSS and heap sampled every SOAK_SAMPLE_SECONDS. The first
-   * stretch of load is a warm-up (the process was idle during the scaling runs and gave memory back); heap use saws
-   * up and down with every collection, so start and end are the medians of the first and the last minute.
+   * The soaks: the measured totp-core (audit in a file with fdatasync), then one of the default configuration
+   * (audit on stdout, a pipe to this process), each for `minutes` at half the peak rate.
    */
-  async function runSoak(minutes: number, rps: number): Promise<NonNullable<BenchResults["soak"]>> {
+  async function runSoaks(minutes: number, rps: number): Promise<Soak[]> {
+    const fileAudit = await runSoak(minutes, rps, { audit: "file", target: coreTarget, pid: corePid, metricsPort });
+    const stdoutMetricsPort = await freePort();
+    const stdoutCore = await startTotpCore({
+      pki,
+      policy: POLICY,
+      env: { ...coreEnv, TOTP_AUDIT_FILE: undefined, TOTP_METRICS_LISTEN: `127.0.0.1:${stdoutMetricsPort}` },
+      // Half an hour of audit lines would not fit in this process's memory; the pipe is read all the same.
+      outputTail: 64 * 1024,
+    });
+    cleanups.push(() => stdoutCore.stop());
+    const stdoutPid = stdoutCore.process.pid as number;
+    benchProcesses.set(stdoutPid, {
+      name: "totp-core (audit on stdout)",
+      output: () => `${stdoutCore.process.stdout}\n${stdoutCore.process.stderr}`,
+    });
+    const stdoutAudit = await runSoak(minutes, rps, {
+      audit: "stdout",
+      target: target(stdoutCore.address),
+      pid: stdoutPid,
+      metricsPort: stdoutMetricsPort,
+    });
+    return [fileAudit, stdoutAudit];
+  }
+
+  /**
+   * Steady load at half the peak rate, with a totp-core's RSS and heap sampled every SOAK_SAMPLE_SECONDS. The first
+   * stretch of load is a warm-up (the process was idle during the scaling runs and gave memory back); heap use saws
+   * up and down with every collection, so start and end are the medians of the first and the last minute, and the
+   * trend is the least-squares line through every sample.
+   */
+  async function runSoak(
+    minutes: number,
+    rps: number,
+    subject: { audit: Soak["audit"]; target: GrpcTarget; pid: number; metricsPort: number },
+  ): Promise<Soak> {
     const warmupMs = Math.min(SOAK_WARMUP_SECONDS * 1000, minutes * 12_000);
-    log(`soak: ${minutes} min at ${rps.toFixed(0)} calls/s, after ${warmupMs / 1000} s of the same load`);
-    const samples: NonNullable<BenchResults["soak"]>["samples"] = [];
+    log(
+      `soak, audit ${subject.audit}: ${minutes} min at ${rps.toFixed(0)} calls/s, after ${warmupMs / 1000} s of the same load`,
+    );
+    const samples: Soak["samples"] = [];
     let measuredFrom = Number.POSITIVE_INFINITY;
     const sample = async () => {
       samples.push({
         atSeconds: Math.round((Date.now() - measuredFrom) / 1000),
-        rssBytes: rssBytes(corePid),
-        heapUsedBytes: await scrape(metricsPort, "nodejs_heap_size_used_bytes"),
+        rssBytes: rssBytes(subject.pid),
+        heapUsedBytes: await scrape(subject.metricsPort, "nodejs_heap_size_used_bytes"),
       });
     };
     const started = Date.now();
@@ -554,7 +580,7 @@ async function main(options: BenchOptions): Promise<void> {
         }
         const left = (sampler === undefined ? started + warmupMs : endAt) - Date.now();
         const seconds = Math.min(SOAK_SEGMENT_SECONDS, Math.max(1, left / 1000));
-        const result = await runGhz(coreTarget, requests, { ...shape, seconds, rps });
+        const result = await runGhz(subject.target, requests, { ...shape, seconds, rps });
         if (Object.keys(result.errors).length > 0) {
           throw new Error(`soak: calls failed: ${JSON.stringify(result.errors)}`);
         }
@@ -570,14 +596,16 @@ async function main(options: BenchOptions): Promise<void> {
       const end = median(samples.slice(-window).map((s) => s[key]));
       return ((end - start) / start) * 100;
     };
+    const trend = (key: Sampled) => trendPercent(samples.map((s) => ({ x: s.atSeconds, y: s[key] })));
     return {
+      audit: subject.audit,
       minutes,
       rps,
       samples,
       rssGrowthPercent: growth("rssBytes"),
       heapGrowthPercent: growth("heapUsedBytes"),
-      rssTrendPercent: trendPercent(samples, "rssBytes"),
-      heapTrendPercent: trendPercent(samples, "heapUsedBytes"),
+      rssTrendPercent: trend("rssBytes"),
+      heapTrendPercent: trend("heapUsedBytes"),
     };
   }
 
@@ -626,27 +654,6 @@ function benchSpec(label: string) {
     account: `${label}@example.com`,
     encoding: Encoding.ENCODING_NUMERIC,
   };
-}
-
-/**
- * How much the least-squares line through the samples rises over the soak, in % of where it starts. Unlike two
- * end points it is not at the mercy of where in a collection cycle a sample falls: a leak shows as a steady rise.
- */
-function trendPercent(samples: ReadonlyArray<{ atSeconds: number } & Record<Sampled, number>>, key: Sampled): number {
-  const n = samples.length;
-  const meanX = samples.reduce((sum, s) => sum + s.atSeconds, 0) / n;
-  const meanY = samples.reduce((sum, s) => sum + s[key], 0) / n;
-  let covariance = 0;
-  let variance = 0;
-  for (const s of samples) {
-    covariance += (s.atSeconds - meanX) * (s[key] - meanY);
-    variance += (s.atSeconds - meanX) ** 2;
-  }
-  const slope = variance > 0 ? covariance / variance : 0;
-  const first = samples[0]?.atSeconds ?? 0;
-  const last = samples[n - 1]?.atSeconds ?? 0;
-  const start = meanY - slope * (meanX - first);
-  return ((slope * (last - first)) / start) * 100;
 }
 
 function cpuModel(): string {
