@@ -85,6 +85,8 @@ export interface Soak {
   /** The rise of the least-squares line through all samples over the soak, in % of where it starts. */
   rssTrendPercent: number;
   heapTrendPercent: number;
+  /** CPU other processes used during the soak, in % of one core: a busy machine makes the trends less telling. */
+  otherCpuPercent: number;
 }
 
 export function median(values: readonly number[]): number {
@@ -170,7 +172,8 @@ export function formatTable(r: BenchResults): string {
       return `${mb(Math.min(...values))}-${mb(Math.max(...values))} MB`;
     };
     lines.push(
-      `soak, audit ${soak.audit}: ${soak.minutes} min at ${fixed(soak.rps, 0)}/s, ${soak.samples.length} samples; ` +
+      `soak, audit ${soak.audit}: ${soak.minutes} min at ${fixed(soak.rps, 0)}/s, ${soak.samples.length} samples, ` +
+        `noise ${fixed(soak.otherCpuPercent, 0)}%; ` +
         `RSS ${range("rssBytes")}, trend ${fixed(soak.rssTrendPercent, 1)}%, first minute to last ${fixed(soak.rssGrowthPercent, 1)}%; ` +
         `heap ${range("heapUsedBytes")}, trend ${fixed(soak.heapTrendPercent, 1)}%, first minute to last ${fixed(soak.heapGrowthPercent, 1)}%`,
     );

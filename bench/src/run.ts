@@ -95,6 +95,31 @@ const ownCpu = () => {
   return (usage.user + usage.system) / 1e6 + reapedChildrenCpuSeconds();
 };
 
+/** CPU seconds each party used between the meter's start and a reading. */
+type CpuCharges = Pick<Measured, "serverCpuSeconds" | "loadGeneratorCpuSeconds" | "otherCpuSeconds" | "stealSeconds">;
+
+/** Starts charging CPU time to the server (`serverPids`), the load generator and everyone else on the machine. */
+function cpuMeter(serverPids: number[]): () => CpuCharges {
+  const server0 = cpuOf(serverPids);
+  const bench0 = cpuOf(benchProcesses.keys());
+  const own0 = ownCpu();
+  const machine0 = machineCpu();
+  return () => {
+    const machine1 = machineCpu();
+    const loadGeneratorCpuSeconds = ownCpu() - own0;
+    const otherCpuSeconds = Math.max(
+      0,
+      machine1.busy - machine0.busy - (cpuOf(benchProcesses.keys()) - bench0) - loadGeneratorCpuSeconds,
+    );
+    return {
+      serverCpuSeconds: cpuOf(serverPids) - server0,
+      loadGeneratorCpuSeconds,
+      otherCpuSeconds,
+      stealSeconds: machine1.steal - machine0.steal,
+    };
+  };
+}
+
 /**
  * Runs a load and charges its CPU time: the server's, the load generator's, and everyone else's on the machine.
  * Other users' work (tests run by colleagues) skews a run, so a noisy run is repeated and the quietest kept.
@@ -103,17 +128,10 @@ async function measure(what: string, serverPids: number[], run: () => Promise<Lo
   let quietest: Measured | undefined;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const loadAverage = loadavg()[0] ?? 0;
-    const server0 = cpuOf(serverPids);
-    const bench0 = cpuOf(benchProcesses.keys());
-    const own0 = ownCpu();
-    const machine0 = machineCpu();
+    const meter = cpuMeter(serverPids);
     const result = await run();
-    const machine1 = machineCpu();
-    const loadGeneratorCpuSeconds = ownCpu() - own0;
-    const otherCpuSeconds = Math.max(
-      0,
-      machine1.busy - machine0.busy - (cpuOf(benchProcesses.keys()) - bench0) - loadGeneratorCpuSeconds,
-    );
+    const charges = meter();
+    const { loadGeneratorCpuSeconds, otherCpuSeconds } = charges;
     if (Object.keys(result.errors).length > 0) {
       throw new Error(
         `${what}: calls failed, so the numbers would not mean anything: ${JSON.stringify(result.errors)}`,
@@ -121,10 +139,7 @@ async function measure(what: string, serverPids: number[], run: () => Promise<Lo
     }
     const measured: Measured = {
       ...result,
-      serverCpuSeconds: cpuOf(serverPids) - server0,
-      loadGeneratorCpuSeconds,
-      otherCpuSeconds,
-      stealSeconds: machine1.steal - machine0.steal,
+      ...charges,
       loadAverage,
       noisy: otherCpuSeconds / result.seconds > NOISE_LIMIT,
     };
@@ -568,10 +583,12 @@ async function main(options: BenchOptions): Promise<void> {
     const started = Date.now();
     const endAt = started + warmupMs + minutes * 60_000;
     let sampler: NodeJS.Timeout | undefined;
+    let meter: (() => CpuCharges) | undefined;
     try {
       while (Date.now() < endAt) {
         if (sampler === undefined && Date.now() >= started + warmupMs) {
           measuredFrom = Date.now();
+          meter = cpuMeter([subject.pid]);
           await sample();
           sampler = setInterval(
             () => sample().catch((err: unknown) => log(`soak: a memory sample failed: ${String(err)}`)),
@@ -589,6 +606,8 @@ async function main(options: BenchOptions): Promise<void> {
       clearInterval(sampler);
     }
     await sample();
+    const soakSeconds = (Date.now() - measuredFrom) / 1000;
+    const otherCpuSeconds = meter?.().otherCpuSeconds ?? Number.NaN;
     // A minute's samples at each end, fewer in a soak too short for the two not to overlap.
     const window = Math.max(1, Math.min(60 / SOAK_SAMPLE_SECONDS, Math.floor(samples.length / 3)));
     const growth = (key: Sampled) => {
@@ -606,6 +625,7 @@ async function main(options: BenchOptions): Promise<void> {
       heapGrowthPercent: growth("heapUsedBytes"),
       rssTrendPercent: trend("rssBytes"),
       heapTrendPercent: trend("heapUsedBytes"),
+      otherCpuPercent: (otherCpuSeconds / soakSeconds) * 100,
     };
   }
 

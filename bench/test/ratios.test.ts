@@ -28,6 +28,7 @@ const soak = (audit: Soak["audit"], rssTrendPercent: number, heapTrendPercent: n
   heapGrowthPercent: 0,
   rssTrendPercent,
   heapTrendPercent,
+  otherCpuPercent: 0,
 });
 
 const inputs = (changes: Partial<RatioInputs> = {}): RatioInputs => ({
