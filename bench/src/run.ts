@@ -547,13 +547,19 @@ async function main(options: BenchOptions): Promise<void> {
       name: "totp-core (audit on stdout)",
       output: () => `${stdoutCore.process.stdout}\n${stdoutCore.process.stderr}`,
     });
-    const stdoutAudit = await runSoak(minutes, rps, {
-      audit: "stdout",
-      target: target(stdoutCore.address),
-      pid: stdoutPid,
-      metricsPort: stdoutMetricsPort,
-    });
-    return [fileAudit, stdoutAudit];
+    try {
+      const stdoutAudit = await runSoak(minutes, rps, {
+        audit: "stdout",
+        target: target(stdoutCore.address),
+        pid: stdoutPid,
+        metricsPort: stdoutMetricsPort,
+      });
+      return [fileAudit, stdoutAudit];
+    } finally {
+      // Its work is done: it must neither take memory from what follows nor count as one of the bench's servers.
+      benchProcesses.delete(stdoutPid);
+      await stdoutCore.stop();
+    }
   }
 
   /**
