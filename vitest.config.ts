@@ -7,6 +7,7 @@ export default defineConfig({
       "services/*/test/**/*.test.ts",
       "deploy/helm/test/**/*.test.ts",
       "test/**/*.test.ts",
+      "bench/test/**/*.test.ts",
     ],
     // Tests start real servers (OpenBao, totp-core, kube-apiserver): these bounds only stop a hang, they time nothing.
     testTimeout: 120_000,

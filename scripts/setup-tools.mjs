@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Provides the real tools the tests and the benchmark drive (OpenBao, grpcurl, ghz, helm, checkov, etcd,
-// redis-server, kube-apiserver, and the one-node cluster's tools listed in setup-kube-node.mjs), and podman with the
+// redis-server, wrk, kube-apiserver, and the one-node cluster's tools listed in setup-kube-node.mjs), and podman with the
 // base images the Dockerfile builds on (scripts/setup-images.mjs).
 // A tool already linked in .tools/bin or found on PATH is used as it is; otherwise a pinned version is installed
 // once per user into ${XDG_CACHE_HOME:-$HOME/.cache}/totp-custody/<tool>-<version>, so a fresh clone (CI) reuses
 // what an earlier run built instead of building it again. Plain Node without dependencies: it runs before `npm ci`
-// has finished anything else that could be broken. etcd and redis-server are the exceptions: Debian's packages install
+// has finished anything else that could be broken. etcd, redis-server and wrk are the exceptions: Debian's packages install
 // them system-wide, so they are installed with apt-get (as root only) and just linked.
 //
 // Usage: node scripts/setup-tools.mjs [--only bao,grpcurl]
@@ -42,6 +42,7 @@ const HOW_TO_GET_PYTHON = "install python3 with venv (Debian: apt-get install py
 const HOW_TO_GET_GO = "install go >= 1.26 (https://go.dev/dl)";
 const HOW_TO_GET_ETCD = "install etcd >= 3.4 (Debian, as root: apt-get install etcd-server)";
 const HOW_TO_GET_REDIS = "install redis-server >= 6 (Debian, as root: apt-get install redis-server)";
+const HOW_TO_GET_WRK = "install wrk >= 4 (Debian, as root: apt-get install wrk)";
 
 /**
  * `names` are what PATH may already offer, in order of preference; the first is the link name the tests use.
@@ -115,6 +116,19 @@ const TOOLS = [
     accepts: (versionOutput) => /Redis server v=([6-9]|\d{2,})\./.test(versionOutput),
   },
   {
+    // The benchmark's client for the OpenBao TOTP engine: a C client with Lua scripting, so that the engine is not
+    // held back by a load generator slower than itself (a Node client got half of what wrk gets from it).
+    names: ["wrk"],
+    version: "4",
+    lane: "apt",
+    aptPackage: "wrk",
+    howToGet: HOW_TO_GET_WRK,
+    verify: ["-v"],
+    // wrk has no flag that only prints its version: -v prints it, then the usage, and exits 1.
+    verifyExitCodes: [0, 1],
+    accepts: (versionOutput) => /^wrk (debian\/)?[4-9]\./.test(versionOutput),
+  },
+  {
     // A real API server so that Vault's Kubernetes auth checks real service-account tokens through a real
     // TokenReview. Built from tools/kube-apiserver (see its go.mod for why it cannot be `go install`ed); bump this
     // version together with that go.mod, since the cache directory is named after it.
@@ -161,7 +175,7 @@ function parseOnly(argv) {
   return wanted;
 }
 
-function run(command, args, { env, log, capture = false, cwd } = {}) {
+function run(command, args, { env, log, capture = false, cwd, exitCodes = [0] } = {}) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -173,7 +187,7 @@ function run(command, args, { env, log, capture = false, cwd } = {}) {
     child.stderr.on("data", keep);
     child.on("error", reject);
     child.on("close", (code) => {
-      if (code === 0) resolvePromise(output);
+      if (exitCodes.includes(code)) resolvePromise(output);
       else reject(new Error(`${command} ${args.join(" ")} exited with ${code}`));
     });
   });
@@ -372,7 +386,11 @@ async function setUp(tool) {
 
   for (const candidate of tool.names) {
     const found = await onPath(candidate);
-    if (found && (!tool.accepts || tool.accepts(await run(found, tool.verify, { capture: true }).catch(() => "")))) {
+    if (
+      found &&
+      (!tool.accepts ||
+        tool.accepts(await run(found, tool.verify, { capture: true, exitCodes: tool.verifyExitCodes }).catch(() => "")))
+    ) {
       await linkInto(name, found);
       return `found ${found}`;
     }
@@ -392,7 +410,7 @@ async function setUp(tool) {
     const log = createWriteStream(logPath);
     try {
       await tool.install(dir, log);
-      await run(await tool.binary(dir), tool.verify, { log });
+      await run(await tool.binary(dir), tool.verify, { log, exitCodes: tool.verifyExitCodes });
     } catch (error) {
       if (error instanceof SetupError) throw error;
       throw new SetupError(`${error.message}; see ${logPath}`, "check the network access to the package registries");
@@ -419,7 +437,7 @@ async function setUpWithApt(tool) {
     await aptInstall(tool, log, logPath);
     const found = await onPath(name);
     if (!found) throw new SetupError(`${tool.aptPackage} installed no ${name} on PATH; see ${logPath}`, tool.howToGet);
-    versionOutput = await run(found, tool.verify, { capture: true, log });
+    versionOutput = await run(found, tool.verify, { capture: true, log, exitCodes: tool.verifyExitCodes });
     if (tool.accepts && !tool.accepts(versionOutput)) {
       throw new SetupError(
         `${found} is not a version the tests accept (${versionOutput.trim().split("\n")[0]})`,
@@ -430,7 +448,8 @@ async function setUpWithApt(tool) {
   } finally {
     log.end();
   }
-  const version = /Version: (\S+)|v=(\S+)/.exec(versionOutput)?.slice(1).find(Boolean) ?? tool.version;
+  const version =
+    /Version: (\S+)|v=(\S+)|^wrk (?:debian\/)?(\S+)/.exec(versionOutput)?.slice(1).find(Boolean) ?? tool.version;
   return `installed ${version} in ${Math.round((Date.now() - started) / 1000)}s`;
 }
 

@@ -1,9 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { protoRoot } from "@totp-custody/contract";
 import { runProcess, toolPath } from "@totp-custody/testkit";
-import autocannon from "autocannon";
+import { parseWrkReport } from "./wrkReport.js";
 
 /** What one load run measured. Latencies are of successful calls only. */
 export interface LoadResult {
@@ -150,31 +151,25 @@ export async function runVaultPages(
   };
 }
 
-/** Drives HTTP GETs of `paths` (in turn on each connection) with autocannon, one connection per call in flight. */
-export async function runAutocannon(
-  baseUrl: string,
-  headers: Record<string, string>,
+const WRK_SCRIPT = fileURLToPath(new URL("../wrk/rotatingGet.lua", import.meta.url));
+
+/**
+ * Drives HTTP GETs of `paths` (in turn) on Vault at `baseUrl` with wrk: one thread, one connection per call in
+ * flight. A C client, so that the engine is measured at what it serves rather than at what a Node client sends.
+ * The token goes through the environment, never a file or the command line.
+ */
+export async function runWrk(
+  vault: { addr: string; token: string },
   paths: readonly string[],
   shape: Pick<LoadShape, "concurrency" | "seconds">,
 ): Promise<LoadResult> {
-  const result = await autocannon({
-    url: baseUrl,
-    connections: shape.concurrency,
-    duration: shape.seconds,
-    headers,
-    requests: paths.map((path) => ({ method: "GET", path })),
+  // wrk takes whole seconds only.
+  const seconds = Math.max(1, Math.round(shape.seconds));
+  const args = ["--threads", "1", "--connections", String(shape.concurrency), "--duration", `${seconds}s`];
+  const wrk = runProcess(toolPath("wrk"), [...args, "--script", WRK_SCRIPT, vault.addr, "--", ...paths], {
+    env: { BENCH_VAULT_TOKEN: vault.token },
   });
-  const errors: Record<string, number> = {};
-  if (result.non2xx) errors.non2xx = result.non2xx;
-  if (result.errors) errors.connection = result.errors;
-  const ok = result["2xx"];
-  return {
-    ok,
-    errors,
-    seconds: result.duration,
-    rps: ok / result.duration,
-    p50Ms: result.latency.p50,
-    p90Ms: result.latency.p90,
-    p99Ms: result.latency.p99,
-  };
+  const { code } = await wrk.exited;
+  if (code !== 0) throw new Error(`wrk exited with ${code}: ${`${wrk.stdout}\n${wrk.stderr}`.trim().slice(-2000)}`);
+  return parseWrkReport(wrk.stdout);
 }

@@ -24,10 +24,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --concurrency N    calls in flight, for every target (default 50)
   --connections N    HTTP/2 connections of the gRPC load (default 4)
   --quick            a short run to check the plumbing; its numbers are rough
-  --soak [MINUTES]   also hold a steady load on totp-core and compare its memory at start and end (default 10)
+  --soak [MINUTES]   also hold half the peak rate on totp-core, audit in a file then on stdout, for MINUTES each
+                     (default 30), sampling its RSS and heap every 10 s for their least-squares trend
   --profile          also record a CPU profile of totp-core under load and list its heaviest functions`;
 
-const DEFAULT_SOAK_MINUTES = 10;
+/** Long enough to tell a leak from pools settling: 10 minutes came out within and outside the RSS target. */
+const DEFAULT_SOAK_MINUTES = 30;
 
 function positive(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;

@@ -1,11 +1,12 @@
 import type { LoadResult } from "./load.js";
 import type { ProfileSummary } from "./profile.js";
+import type { Ratio } from "./ratios.js";
 
 /** A load run with what it cost: the numbers behind one row of the table. */
 export interface Measured extends LoadResult {
   /** CPU seconds of the server's processes during the run. */
   serverCpuSeconds: number;
-  /** CPU seconds of the load generator (ghz, or autocannon in the benchmark's own process). */
+  /** CPU seconds of the load generator (ghz, wrk, or the benchmark's own process for the ListLabels floor). */
   loadGeneratorCpuSeconds: number;
   /** CPU seconds of everything else on the machine: other users' work makes the run noisy. */
   otherCpuSeconds: number;
@@ -43,6 +44,8 @@ export interface BenchResults {
     connections: number;
     audit: string;
     store: string;
+    /** How the TOTP engine is driven (the gRPC servers by ghz). */
+    engineClient: string;
   };
   core: Series;
   /** totp-core with its rate limits counted in Redis, as replicas share them. */
@@ -62,31 +65,28 @@ export interface BenchResults {
     perPage: { lists: number; metadataReads: number; seedReads: number };
   };
   scaling: { core: Series; echo: Series } | undefined;
-  soak:
-    | {
-        minutes: number;
-        rps: number;
-        samples: Array<{ atSeconds: number; rssBytes: number; heapUsedBytes: number }>;
-        /** Median of the first minute against that of the last, for RSS and heap used. */
-        rssGrowthPercent: number;
-        heapGrowthPercent: number;
-        /** The rise of the least-squares line through all samples over the soak. */
-        rssTrendPercent: number;
-        heapTrendPercent: number;
-      }
-    | undefined;
+  /** One soak per audit setting, in the order they ran; none without --soak. */
+  soaks: Soak[];
   profile: (ProfileSummary & { file: string }) | undefined;
-  ratios: {
-    coreToEcho: number;
-    sharedToCore: number;
-    coreToEngine: number;
-    halfPeakP99Ms: number;
-    coldPathVaultReads: number;
-    listingToVault: number;
-    scalingCore: number | undefined;
-    scalingEcho: number | undefined;
-  };
-  targets: Record<string, { target: string; met: boolean }>;
+  /** Every ratio by a name that says what it divides (bench/src/ratios.ts), with its target when it has one. */
+  ratios: Record<string, Ratio>;
+}
+
+/** A steady load at half totp-core's peak with its memory sampled: a leak against pools settling. */
+export interface Soak {
+  /** Where the soaked totp-core writes its audit log: a file with fdatasync, or stdout (the default). */
+  audit: "file" | "stdout";
+  minutes: number;
+  rps: number;
+  samples: Array<{ atSeconds: number; rssBytes: number; heapUsedBytes: number }>;
+  /** Median of the first minute against that of the last, for RSS and heap used. */
+  rssGrowthPercent: number;
+  heapGrowthPercent: number;
+  /** The rise of the least-squares line through all samples over the soak, in % of where it starts. */
+  rssTrendPercent: number;
+  heapTrendPercent: number;
+  /** CPU other processes used during the soak, in % of one core: a busy machine makes the trends less telling. */
+  otherCpuPercent: number;
 }
 
 export function median(values: readonly number[]): number {
@@ -158,28 +158,24 @@ export function formatTable(r: BenchResults): string {
   }
   addSeries(r.listing.core);
   addSeries(r.listing.vault);
-  const q = r.ratios;
   const listed = r.listing.perPage;
-  const mark = (key: string) => (r.targets[key]?.met ? "ok" : "MISSED");
+  lines.push("", ...formatRatios(r.ratios), "");
   lines.push(
-    "",
-    `core / echo throughput     ${fixed(q.coreToEcho, 2)}   (target >= 0.90: ${mark("coreToEcho")})`,
-    `Redis limits / per process ${fixed(q.sharedToCore, 2)}   (target >= 0.90: ${mark("sharedToCore")})`,
-    `core / TOTP engine         ${fixed(q.coreToEngine, 2)}   (target >= 2: ${mark("coreToEngine")})`,
-    `core p99 at half peak      ${fixed(q.halfPeakP99Ms, 2)} ms (target <= 2 ms: ${mark("halfPeakP99")}; echo at that rate ${fixed(half.echo.p99Ms, 2)} ms)`,
-    `cold path: ${r.coldPath.calls} calls, ${r.coldPath.ok} ok, Vault reads ${q.coldPathVaultReads} (target exactly 1: ${mark("coldPath")})`,
-    `ListLabels / OpenBao alone ${fixed(q.listingToVault, 2)}   (pages per second, the same Vault reads per page)`,
+    `cold path: ${r.coldPath.calls} concurrent first calls, ${r.coldPath.ok} ok, Vault reads ${r.coldPath.vaultReads}`,
     `ListLabels Vault requests per page: ${fixed(listed.lists, 1)} LIST, ${fixed(listed.metadataReads, 1)} metadata reads, ` +
-      `${fixed(listed.seedReads, 1)} seed reads (target no seed read, at most page size + 2 requests: ${mark("listing")})`,
+      `${fixed(listed.seedReads, 1)} seed reads`,
   );
-  if (q.scalingCore !== undefined && q.scalingEcho !== undefined) {
-    lines.push(`2 processes / 1 process     core ${fixed(q.scalingCore, 2)}x, echo ${fixed(q.scalingEcho, 2)}x`);
-  }
-  if (r.soak) {
+  const mb = (bytes: number) => fixed(bytes / 1e6, 0);
+  for (const soak of r.soaks) {
+    const range = (key: "rssBytes" | "heapUsedBytes") => {
+      const values = soak.samples.map((sample) => sample[key]);
+      return `${mb(Math.min(...values))}-${mb(Math.max(...values))} MB`;
+    };
     lines.push(
-      `soak ${r.soak.minutes} min at ${fixed(r.soak.rps, 0)}/s, first minute to last: RSS ${fixed(r.soak.rssGrowthPercent, 1)}%, ` +
-        `heap ${fixed(r.soak.heapGrowthPercent, 1)}% (target RSS < 10%: ${mark("soak")}); ` +
-        `trend: RSS ${fixed(r.soak.rssTrendPercent, 1)}%, heap ${fixed(r.soak.heapTrendPercent, 1)}%`,
+      `soak, audit ${soak.audit}: ${soak.minutes} min at ${fixed(soak.rps, 0)}/s, ${soak.samples.length} samples, ` +
+        `noise ${fixed(soak.otherCpuPercent, 0)}%; ` +
+        `RSS ${range("rssBytes")}, trend ${fixed(soak.rssTrendPercent, 1)}%, first minute to last ${fixed(soak.rssGrowthPercent, 1)}%; ` +
+        `heap ${range("heapUsedBytes")}, trend ${fixed(soak.heapTrendPercent, 1)}%, first minute to last ${fixed(soak.heapGrowthPercent, 1)}%`,
     );
   }
   const m = r.machine;
@@ -187,9 +183,20 @@ export function formatTable(r: BenchResults): string {
   lines.push(
     "",
     `${m.cores} x ${m.cpuModel}, Node ${m.node}, Linux ${m.kernel}; ${s.labels} labels, ${s.rounds} x ${s.secondsPerRound} s ` +
-      `after ${s.warmupSeconds} s warm-up, ${s.concurrency} calls in flight over ${s.connections} connections; audit: ${s.audit}`,
+      `after ${s.warmupSeconds} s warm-up, ${s.concurrency} calls in flight over ${s.connections} connections; audit: ${s.audit}; ` +
+      `engine client: ${s.engineClient}`,
     "* CPU ms per 1000 calls (= µs per call). noise: CPU used by other processes during the runs, % of one core;",
     "  ! = still noisy after the retries",
   );
   return lines.join("\n");
+}
+
+/** One line per ratio: its name, value, target and whether it is met, and what it divides. */
+export function formatRatios(ratios: Record<string, Ratio>): string[] {
+  const width = Math.max(...Object.keys(ratios).map((name) => name.length));
+  return Object.entries(ratios).map(([name, { what, value, target, met }]) => {
+    const goal = target ? `${target.op} ${target.value}` : "";
+    const mark = target ? (met ? "ok" : "MISSED") : "";
+    return `${name.padEnd(width)}  ${fixed(value, 2).padStart(7)}  ${goal.padEnd(7)}  ${mark.padEnd(6)}  ${what}`.trimEnd();
+  });
 }

@@ -4,6 +4,11 @@ export interface RunProcessOptions {
   /** Added to this process's environment; a key set to undefined is removed from the child's. */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Keep only the last this many characters of each stream (all by default): a child that writes a line per call
+   * (totp-core's audit log on stdout) for half an hour would otherwise fill this process's memory.
+   */
+  outputTail?: number;
 }
 
 export interface ExitStatus {
@@ -13,7 +18,7 @@ export interface ExitStatus {
 
 export interface ProcessHandle {
   readonly pid: number | undefined;
-  /** Everything the process wrote so far. */
+  /** Everything the process wrote so far (its last `outputTail` characters when that is set). */
   readonly stdout: string;
   readonly stderr: string;
   /** Settles once the process has exited and its output is complete; rejects only when it could not start. */
@@ -49,12 +54,14 @@ export function runProcess(command: string, args: readonly string[], options: Ru
   const notify = () => {
     for (const watcher of watchers) watcher();
   };
+  const tail = options.outputTail;
+  const keep = (text: string) => (tail !== undefined && text.length > tail ? text.slice(-tail) : text);
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
+    stdout = keep(stdout + chunk);
     notify();
   });
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
+    stderr = keep(stderr + chunk);
     notify();
   });
 

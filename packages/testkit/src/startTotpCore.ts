@@ -18,6 +18,8 @@ export interface StartTotpCoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Flags for node itself, e.g. `--cpu-prof`, which NODE_OPTIONS does not accept. */
   nodeArgs?: readonly string[];
+  /** Keep only this many characters of its output (see runProcess); all of it by default. */
+  outputTail?: number;
 }
 
 /** What a client needs to reach the core: the fields of @totp-custody/client's options. */
@@ -60,7 +62,11 @@ export async function startTotpCore(options: StartTotpCoreOptions): Promise<Runn
     TOTP_FILE_KEY: randomBytes(32).toString("hex"),
     ...options.env,
   };
-  const process = runProcess("node", [...(options.nodeArgs ?? []), TOTP_CORE_MAIN], { env, cwd: dir });
+  const process = runProcess("node", [...(options.nodeArgs ?? []), TOTP_CORE_MAIN], {
+    env,
+    cwd: dir,
+    outputTail: options.outputTail,
+  });
   try {
     await process.waitForOutput(/totp-core ready/, 30_000);
   } catch (err) {

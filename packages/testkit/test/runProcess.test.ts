@@ -25,6 +25,16 @@ describe("runProcess", () => {
     expect(handle.stderr).toBe("err\n");
   });
 
+  it("keeps only the tail of each stream when outputTail is set", async () => {
+    // 100,000 numbered lines (about 590 kB) on stdout, across many chunks; one line on stderr.
+    const script = 'for (let i = 0; i < 100000; i++) console.log("line " + i); console.error("err")';
+    const handle = runProcess(node, ["-e", script], { outputTail: 1000 });
+    expect(await handle.exited).toEqual({ code: 0, signal: null });
+    expect(handle.stdout).toHaveLength(1000);
+    expect(handle.stdout.endsWith("line 99998\nline 99999\n")).toBe(true);
+    expect(handle.stderr).toBe("err\n");
+  });
+
   it("removes an environment variable set to undefined", async () => {
     process.env.TESTKIT_UNSET_ME = "present";
     try {
