@@ -47,7 +47,13 @@ function npmStart(cwd: string, env: NodeJS.ProcessEnv) {
       if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGINT");
     },
     kill() {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+      if (child.pid === undefined || child.exitCode !== null) return;
+      // The group may be gone before Node has seen its exit: cleanup must not hide the error that led to it.
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+      }
     },
   };
 }
