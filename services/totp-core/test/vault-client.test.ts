@@ -243,17 +243,22 @@ describe("timeouts and TLS", () => {
     client.close();
   });
 
-  it("talks TLS to a Vault whose certificate a private CA signed, and refuses it without that CA", async () => {
+  /** TLS in front of the real OpenBao, with a certificate for 127.0.0.1 from the test CA; counts handshakes. */
+  const tlsVault = async () => {
     const target = new URL(vault.addr);
-    // TLS in front of the real OpenBao, with a certificate for 127.0.0.1 from the test CA.
     const proxy = createTlsServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (socket) => {
+      proxied.handshakes++;
       const upstream = connect(Number(target.port), target.hostname);
       socket.pipe(upstream).pipe(socket);
       socket.on("error", () => upstream.destroy());
       upstream.on("error", () => socket.destroy());
     });
-    const port = await listen(proxy);
-    const addr = `https://127.0.0.1:${port}`;
+    const proxied = { addr: `https://127.0.0.1:${await listen(proxy)}`, handshakes: 0 };
+    return proxied;
+  };
+
+  it("talks TLS to a Vault whose certificate a private CA signed, and refuses it without that CA", async () => {
+    const { addr } = await tlsVault();
     const auth: VaultAuth = { method: "token", token: vault.token };
 
     const trusted = await createSeedStore({
@@ -279,6 +284,17 @@ describe("timeouts and TLS", () => {
     } finally {
       delete process.env.VAULT_SKIP_VERIFY;
     }
+  });
+
+  it("keeps its TLS connection to Vault open from one request to the next", async () => {
+    const proxied = await tlsVault();
+    const client = new VaultClient(
+      options({ method: "token", token: vault.token }, { addr: proxied.addr, caCertPem: pki.ca.certPem }),
+    );
+    // Sequential, as the seed cache's freshness checks mostly are: each would otherwise pay a new handshake.
+    for (let i = 0; i < 20; i++) await client.health();
+    expect(proxied.handshakes).toBe(1);
+    client.close();
   });
 });
 

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { Agent } from "node:https";
 import vault from "node-vault";
 import { type Logger, pino } from "pino";
 import { INTERNAL_MESSAGE, TotpError } from "../errors.js";
@@ -90,10 +91,16 @@ export class VaultClient {
   #expiresAtMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #agent: Agent;
 
   constructor(options: VaultClientOptions, hooks: VaultClientHooks = {}) {
     this.#auth = options.auth;
     this.#log = hooks.log ?? pino({ enabled: false });
+    this.#agent = new Agent({
+      keepAlive: true,
+      rejectUnauthorized: true,
+      ...(options.caCertPem ? { ca: options.caCertPem } : {}),
+    });
     this.#vault = vault({
       endpoint: options.addr,
       // node-vault's debug output prints request bodies (seeds) when DEBUG matches; never let it.
@@ -103,6 +110,9 @@ export class VaultClient {
         // Also overrides VAULT_SKIP_VERIFY, which node-vault would otherwise honour silently.
         strictSSL: true,
         ...(options.caCertPem ? { ca: options.caCertPem } : {}),
+        // node-vault's own https.Agent has no keep-alive: every request, the seed cache's frequent freshness
+        // checks included, would pay a new TLS handshake. Ours keeps connections, and close() ends them.
+        httpsAgent: this.#agent,
       },
     });
     // node-vault falls back to VAULT_TOKEN and VAULT_PREFIX from the environment; only our configuration counts.
@@ -276,6 +286,7 @@ export class VaultClient {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#agent.destroy();
   }
 
   /** The version written, or undefined when check-and-set refused the write. */
