@@ -1,4 +1,8 @@
 import { defineConfig } from "vitest/config";
+import { withSystemDirs } from "./scripts/systemPath.mjs";
+
+// The cluster tests start processes that run iptables, conntrack and runc by name (see systemPath.mjs).
+process.env.PATH = withSystemDirs(process.env.PATH);
 
 export default defineConfig({
   test: {

@@ -32,6 +32,7 @@ import { fileURLToPath } from "node:url";
 // podman and the base images the Dockerfile builds on, with their own setup steps.
 import { podmanTool } from "./setup-images.mjs";
 import { kubeNodeTools, kubeVersionLdflags } from "./setup-kube-node.mjs";
+import { withSystemDirs } from "./systemPath.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const binDir = join(repoRoot, ".tools", "bin");
@@ -454,6 +455,7 @@ async function setUpWithApt(tool) {
 }
 
 async function main() {
+  process.env.PATH = withSystemDirs(process.env.PATH);
   const wanted = parseOnly(process.argv.slice(2));
   const selected = TOOLS.filter((tool) => wanted.includes(tool.names[0]));
   const lanes = new Map();

@@ -1,0 +1,2 @@
+/** See systemPath.mjs. */
+export function withSystemDirs(path?: string): string;
