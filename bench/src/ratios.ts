@@ -87,17 +87,17 @@ export function benchRatios(r: RatioInputs): Record<string, Ratio> {
       perPage.lists + perPage.metadataReads,
       { op: "<=", value: r.listing.pageSize + 2 },
     ),
+    ...(r.scaling && {
+      scaledToSingleCoreThroughput: ratio(
+        "totp-core, 2 processes calls/s / totp-core, 1 process calls/s",
+        r.scaling.core.median.rps / r.core.median.rps,
+      ),
+      scaledToSingleEchoThroughput: ratio(
+        "echo, 2 processes calls/s / echo, 1 process calls/s",
+        r.scaling.echo.median.rps / r.echo.median.rps,
+      ),
+    }),
   };
-  if (r.scaling) {
-    ratios.scaledToSingleCoreThroughput = ratio(
-      "totp-core, 2 processes calls/s / totp-core, 1 process calls/s",
-      r.scaling.core.median.rps / r.core.median.rps,
-    );
-    ratios.scaledToSingleEchoThroughput = ratio(
-      "echo, 2 processes calls/s / echo, 1 process calls/s",
-      r.scaling.echo.median.rps / r.echo.median.rps,
-    );
-  }
   for (const soak of r.soaks) {
     const over = `over the ${soak.minutes}-minute soak (audit ${soak.audit})`;
     ratios[`${soak.audit}AuditSoakRssTrendPercent`] = ratio(

@@ -24,7 +24,7 @@ import { type GrpcTarget, type LoadResult, type LoadShape, runGhz, runVaultPages
 import { type BenchOptions, parseOptions, USAGE } from "./options.js";
 import { cpuSeconds, machineCpu, reapedChildrenCpuSeconds, rssBytes } from "./procStats.js";
 import { summarizeProfile } from "./profile.js";
-import { benchRatios } from "./ratios.js";
+import { benchRatios, type RatioInputs } from "./ratios.js";
 import { type BenchResults, formatTable, type Measured, median, type Series, type Soak, series } from "./report.js";
 import { trendPercent } from "./trendPercent.js";
 
@@ -365,7 +365,7 @@ async function main(options: BenchOptions): Promise<void> {
   const soaks = options.soakMinutes === undefined ? [] : await runSoaks(options.soakMinutes, halfRps);
   const profile = options.profile ? await runProfile() : undefined;
 
-  const ratios = benchRatios({
+  const measured: RatioInputs = {
     core: coreSeries,
     shared: sharedSeries,
     echo: echoSeries,
@@ -375,7 +375,7 @@ async function main(options: BenchOptions): Promise<void> {
     listing,
     scaling,
     soaks,
-  });
+  };
   const results: BenchResults = {
     startedAt: startedAt.toISOString(),
     machine: { cpuModel: cpuModel(), cores: cpus().length, node: process.version, kernel: release() },
@@ -390,17 +390,9 @@ async function main(options: BenchOptions): Promise<void> {
       store: "vault-kv (OpenBao dev server), seed cache TTL 30 s",
       engineClient: `wrk, 1 thread, ${options.concurrency} connections, the labels in turn`,
     },
-    core: coreSeries,
-    shared: sharedSeries,
-    echo: echoSeries,
-    engine: engineSeries,
-    halfPeak,
-    coldPath,
-    listing,
-    scaling,
-    soaks,
+    ...measured,
     profile,
-    ratios,
+    ratios: benchRatios(measured),
   };
   await mkdir(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${stamp(startedAt)}.json`);

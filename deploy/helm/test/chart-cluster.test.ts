@@ -6,6 +6,7 @@ import { protoRoot } from "@totp-custody/contract";
 import { issueCertificate, type PemPair } from "@totp-custody/pki";
 import {
   codesBetween,
+  enableVaultKubernetesAuth,
   eventually,
   expectedCode,
   type KubeCluster,
@@ -101,17 +102,8 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     pki = await makeTestPki(["telegram-bot", "zulip-bot", "helm-test", HOST_CLIENT]);
 
     // Vault's Kubernetes auth, checking the core's projected token with this cluster's TokenReview.
-    const api = cluster.api;
-    await api.createServiceAccount("openbao", "token-reviewer");
-    await api.bindClusterRole("system:auth-delegator", "openbao", "token-reviewer");
     await vault.writePolicy("totp-core", VAULT_POLICY);
-    await vault.request("POST", "sys/auth/kubernetes", { type: "kubernetes" });
-    await vault.request("POST", "auth/kubernetes/config", {
-      kubernetes_host: api.url,
-      kubernetes_ca_cert: api.caCertPem,
-      token_reviewer_jwt: await api.createToken("openbao", "token-reviewer"),
-      disable_local_ca_jwt: true,
-    });
+    secrets.add(await enableVaultKubernetesAuth(vault, cluster.api));
     await vault.request("POST", "auth/kubernetes/role/totp-core", {
       bound_service_account_names: [CORE],
       bound_service_account_namespaces: [NAMESPACE],

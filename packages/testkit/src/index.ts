@@ -1,4 +1,5 @@
 export { spiffeId, TRUST_DOMAIN } from "@totp-custody/pki";
+export { enableVaultKubernetesAuth } from "./enableVaultKubernetesAuth.js";
 export { type EventuallyOptions, eventually } from "./eventually.js";
 export { freePort } from "./freePort.js";
 export { KubeApiError } from "./KubeApiError.js";

@@ -1,7 +1,14 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expectedCode, type KubeApiServer, newSecret, startKubeApiServer, startVault } from "@totp-custody/testkit";
+import {
+  enableVaultKubernetesAuth,
+  expectedCode,
+  type KubeApiServer,
+  newSecret,
+  startKubeApiServer,
+  startVault,
+} from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CORE_VAULT_POLICY, type CoreFixture, startCoreFixture } from "./grpcHarness.js";
 
@@ -21,19 +28,9 @@ describe("totp-core on Vault with Kubernetes auth", () => {
     folder = await mkdtemp(join(tmpdir(), "totp-core-k8s-"));
     const vault = await startVault();
     try {
-      await kube.createServiceAccount("openbao", "token-reviewer");
-      await kube.bindClusterRole("system:auth-delegator", "openbao", "token-reviewer");
       await kube.createServiceAccount("totp", "totp-core");
-
       await vault.writePolicy("totp-core", CORE_VAULT_POLICY);
-      await vault.request("POST", "sys/auth/kubernetes", { type: "kubernetes" });
-      await vault.request("POST", "auth/kubernetes/config", {
-        kubernetes_host: kube.url,
-        kubernetes_ca_cert: kube.caCertPem,
-        token_reviewer_jwt: await kube.createToken("openbao", "token-reviewer"),
-        // OpenBao runs outside any pod: there is no local service-account token or CA for it to fall back on.
-        disable_local_ca_jwt: true,
-      });
+      await enableVaultKubernetesAuth(vault, kube);
       await vault.request("POST", "auth/kubernetes/role/totp-core", {
         bound_service_account_names: ["totp-core"],
         bound_service_account_namespaces: ["totp"],

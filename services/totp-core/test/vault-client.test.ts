@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer as createTlsServer } from "node:tls";
 import {
+  enableVaultKubernetesAuth,
   type KubeApiServer,
   makeTestPki,
   startKubeApiServer,
@@ -321,9 +322,6 @@ describe("Kubernetes auth", () => {
   beforeAll(async () => {
     kube = await startKubeApiServer();
     secrets.push(kube.adminToken);
-    await kube.createServiceAccount("openbao", "token-reviewer");
-    await kube.bindClusterRole("system:auth-delegator", "openbao", "token-reviewer");
-    const reviewerJwt = await tokenOf("openbao", "token-reviewer");
     for (const [namespace, name] of [
       ["totp", "totp-core"],
       ["totp", "someone-else"],
@@ -331,15 +329,7 @@ describe("Kubernetes auth", () => {
     ] as const) {
       await kube.createServiceAccount(namespace, name);
     }
-
-    await vault.request("POST", "sys/auth/kubernetes", { type: "kubernetes" });
-    await vault.request("POST", "auth/kubernetes/config", {
-      kubernetes_host: kube.url,
-      kubernetes_ca_cert: kube.caCertPem,
-      token_reviewer_jwt: reviewerJwt,
-      // OpenBao runs outside any pod: there is no local service-account token or CA for it to fall back on.
-      disable_local_ca_jwt: true,
-    });
+    secrets.push(await enableVaultKubernetesAuth(vault, kube));
     await vault.request("POST", "auth/kubernetes/role/totp-core", {
       bound_service_account_names: ["totp-core"],
       bound_service_account_namespaces: ["totp"],
