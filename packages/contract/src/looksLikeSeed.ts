@@ -18,6 +18,35 @@ function looksRandom(run: string): boolean {
   return chars.length >= MIN_SECRET_CHARS && (/[2-7]/.test(chars) || !/[a-z]/.test(chars));
 }
 
+const WHITESPACE = /\s/;
+
+/** Whether a character code is one a word keeps at its edges: a letter, a digit or base32 padding. */
+const isWordChar = (c: number): boolean =>
+  (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x3d;
+
+/** `token` without the punctuation around it: that is the sentence's ("my key is ABCD ... WXYZ."), not the secret's. */
+function trimPunctuation(token: string): string {
+  let start = 0;
+  let end = token.length;
+  while (start < end && !isWordChar(token.charCodeAt(start))) start++;
+  while (end > start && !isWordChar(token.charCodeAt(end - 1))) end--;
+  return start === 0 && end === token.length ? token : token.slice(start, end);
+}
+
+/**
+ * The words of `text`, trimmed, empty ones left out. The audit log checks every id and name it writes, nearly all
+ * of them a single word, so that case skips the split.
+ */
+function wordsOf(text: string): string[] {
+  const words = WHITESPACE.test(text) ? text.split(/\s+/) : [text];
+  const trimmed: string[] = [];
+  for (const word of words) {
+    const kept = trimPunctuation(word);
+    if (kept !== "") trimmed.push(kept);
+  }
+  return trimmed;
+}
+
 /**
  * Whether `text` is, or contains, a seed: an otpauth:// or otpauth-migration:// URI anywhere, or a base32 secret of
  * 16 or more characters, whole or in groups (`JBSW Y3DP EHPK 3PXP`, as authenticator setup pages show it),
@@ -25,11 +54,7 @@ function looksRandom(run: string): boolean {
  */
 export function looksLikeSeed(text: string): boolean {
   if (URI.test(text)) return true;
-  // Punctuation around a word is the sentence's ("my key is ABCD ... WXYZ."), not the secret's.
-  const tokens = text
-    .split(/\s+/)
-    .map((token) => token.replace(/^[^a-z0-9=]+|[^a-z0-9=]+$/gi, ""))
-    .filter((token) => token !== "");
+  const tokens = wordsOf(text);
   for (let start = 0; start < tokens.length; start++) {
     const first = tokens[start] as string;
     if (!BASE32_TOKEN.test(first)) continue;

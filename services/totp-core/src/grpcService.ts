@@ -92,7 +92,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       const label = call.request.label || undefined;
       let principal: string | undefined;
       // A line each, written before the call's own line, for the labels of a call that handles several.
-      const entries: Array<{ label: string | undefined; outcome: "ok" | ErrorCode }> = [];
+      let entries: Array<{ label: string | undefined; outcome: "ok" | ErrorCode }> | undefined;
       // Until the call passes its identity and limit checks, a failure is a refusal and draws on the refusal budget.
       let refusedEarly = true;
       // The first of the call's own result and the end of the grace period answers; the other is dropped.
@@ -113,12 +113,18 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
           status: grpcStatus,
           latencyMs: Math.round(latency * 1000) / 1000,
         };
-        const lines = entries.map(({ label, outcome }) =>
-          hooks.audit({ ...entry, label, outcome, status: statusOf(outcome) }),
-        );
-        lines.push(hooks.audit(entry));
+        // Most calls have no entries: their one line needs no Promise.all.
+        const written =
+          entries === undefined
+            ? hooks.audit(entry)
+            : Promise.all([
+                ...entries.map(({ label, outcome }) =>
+                  hooks.audit({ ...entry, label, outcome, status: statusOf(outcome) }),
+                ),
+                hooks.audit(entry),
+              ]);
         // Counted once the answer is known, with the audit write in its latency: that is what the caller waits for.
-        Promise.all(lines).then(
+        written.then(
           () => {
             observe(outcome);
             answer();
@@ -161,7 +167,10 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
         await hooks.checkLimit(kind, caller.principal, label);
         refusedEarly = false;
         return run(caller, call.request, {
-          onEntry: (entryLabel, outcome) => entries.push({ label: entryLabel, outcome }),
+          onEntry: (entryLabel, outcome) => {
+            entries ??= [];
+            entries.push({ label: entryLabel, outcome });
+          },
           takeWrite: () => hooks.checkLimit("entry", caller.principal, undefined),
         });
       })().then((response) => finish("ok", status.OK, () => callback(null, response)), fail);
