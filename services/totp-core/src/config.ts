@@ -179,8 +179,8 @@ const schema = z.object({
 const SECRET_VARIABLES = ["VAULT_TOKEN", "VAULT_SECRET_ID", "TOTP_FILE_KEY", "TOTP_REDIS_PASSWORD", "TOTP_REDIS_URL"];
 
 /**
- * Removes the secret values from `env` once the configuration has been read, so that no library (node-vault reads
- * VAULT_TOKEN by itself), child process or dump of the environment finds them later. Answers the names of the
+ * Removes the secret values from `env` once the configuration has been read, so that no library (Vault clients read
+ * VAULT_TOKEN by themselves), child process or dump of the environment finds them later. Answers the names of the
  * secrets that were given there rather than as files (a Redis URL only when it holds credentials): the kernel keeps
  * a process's initial environment readable in /proc/<pid>/environ whatever the process does, so only a `_FILE`
  * keeps a secret out of it.

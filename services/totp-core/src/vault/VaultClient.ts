@@ -1,11 +1,10 @@
 import { readFile } from "node:fs/promises";
-import { Agent } from "node:https";
-import vault from "node-vault";
 import { type Logger, pino } from "pino";
 import { INTERNAL_MESSAGE, TotpError } from "../errors.js";
 import type { HashAlgorithm } from "../seed.js";
 import { storeUnavailable } from "../store/storeErrors.js";
 import { VaultFailure } from "./VaultFailure.js";
+import { type Reply, VaultHttp, type VaultRequest } from "./VaultHttp.js";
 
 /** How the client gets its Vault token. */
 export type VaultAuth =
@@ -71,7 +70,8 @@ const RENEW_RETRY_MS = 5_000;
 /** setTimeout fires at once for delays over 2^31 - 1 ms; a year-long TTL must not turn into a renewal loop. */
 const MAX_TIMER_MS = 24 * 3600 * 1000;
 
-type Reply = { data?: Record<string, unknown>; auth?: Record<string, unknown> } | undefined;
+/** A request of the client's own token; #send adds the token. */
+type TokenRequest = Omit<VaultRequest, "token">;
 
 /**
  * The service's only door to Vault/OpenBao: the calls the stores need, one login and token lifecycle, and one
@@ -81,7 +81,9 @@ type Reply = { data?: Record<string, unknown>; auth?: Record<string, unknown> } 
  * request body or a response body: log lines hold method, operation and path only.
  */
 export class VaultClient {
-  readonly #vault: vault.client;
+  readonly #http: VaultHttp;
+  /** The token requests carry; empty until the first login. */
+  #token = "";
   readonly #auth: VaultAuth;
   readonly #log: Logger;
   /** The current login, finished or under way; undefined when the next request must log in. */
@@ -91,33 +93,11 @@ export class VaultClient {
   #expiresAtMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  readonly #agent: Agent;
 
   constructor(options: VaultClientOptions, hooks: VaultClientHooks = {}) {
     this.#auth = options.auth;
     this.#log = hooks.log ?? pino({ enabled: false });
-    this.#agent = new Agent({
-      keepAlive: true,
-      rejectUnauthorized: true,
-      ...(options.caCertPem ? { ca: options.caCertPem } : {}),
-    });
-    this.#vault = vault({
-      endpoint: options.addr,
-      // node-vault's debug output prints request bodies (seeds) when DEBUG matches; never let it.
-      debug: () => {},
-      requestOptions: {
-        timeout: options.timeoutMs,
-        // Also overrides VAULT_SKIP_VERIFY, which node-vault would otherwise honour silently.
-        strictSSL: true,
-        ...(options.caCertPem ? { ca: options.caCertPem } : {}),
-        // node-vault's own https.Agent has no keep-alive: every request, the seed cache's frequent freshness
-        // checks included, would pay a new TLS handshake. Ours keeps connections, and close() ends them.
-        httpsAgent: this.#agent,
-      },
-    });
-    // node-vault falls back to VAULT_TOKEN and VAULT_PREFIX from the environment; only our configuration counts.
-    this.#vault.token = "";
-    Object.assign(this.#vault, { pathPrefix: "" });
+    this.#http = new VaultHttp(options);
   }
 
   /**
@@ -137,8 +117,14 @@ export class VaultClient {
   async health(): Promise<void> {
     let body: { initialized?: unknown; sealed?: unknown } | undefined;
     try {
-      // node-vault answers sys/health with its body whatever the status (503 when sealed).
-      body = await this.#vault.health({ standbyok: true });
+      // sys/health says what it knows in its body whatever the status (503 when sealed).
+      body = (await this.#http.send({
+        op: "health",
+        method: "GET",
+        path: "sys/health",
+        query: { standbyok: "true" },
+        anyStatus: true,
+      })) as typeof body;
     } catch (err) {
       throw storeUnavailable(VaultFailure.from(err, "health", "sys/health"));
     }
@@ -146,13 +132,13 @@ export class VaultClient {
       const state = body?.initialized !== true ? "Vault is not initialized" : "Vault is sealed";
       throw storeUnavailable(new VaultFailure("health", "sys/health", 503, undefined, [state]));
     }
-    await this.#send("token lookup", "auth/token/lookup-self", () => this.#vault.tokenLookupSelf());
+    await this.#send({ op: "token lookup", method: "GET", path: "auth/token/lookup-self" });
   }
 
   /** The latest version of a KV v2 secret, or undefined when there is none or it is deleted. */
   async kvRead(mount: string, path: string): Promise<KvVersion | undefined> {
     const api = `${mount}/data/${path}`;
-    const reply = await this.#send("kv read", api, () => this.#vault.read(api), notFound);
+    const reply = await this.#send({ op: "kv read", method: "GET", path: api }, notFound);
     if (reply === undefined) return undefined;
     const data = reply.data?.data;
     const metadata = reply.data?.metadata as { version?: unknown } | undefined;
@@ -198,7 +184,7 @@ export class VaultClient {
   /** Replaces a secret's custom metadata; its versions and their data stay as they are. */
   async kvSetCustomMetadata(mount: string, path: string, custom: Record<string, string>): Promise<void> {
     const api = `${mount}/metadata/${path}`;
-    await this.#send("kv metadata write", api, () => this.#vault.write(api, { custom_metadata: custom }));
+    await this.#send({ op: "kv metadata write", method: "POST", path: api, body: { custom_metadata: custom } });
   }
 
   /** The latest version number of a secret, deleted or not: what kvReplaceAt expects; 0 when it never existed. */
@@ -227,13 +213,13 @@ export class VaultClient {
    */
   async kvDeleteVersion(mount: string, path: string, version: number): Promise<void> {
     const api = `${mount}/delete/${path}`;
-    await this.#send("kv delete version", api, () => this.#vault.write(api, { versions: [version] }));
+    await this.#send({ op: "kv delete version", method: "POST", path: api, body: { versions: [version] } });
   }
 
   /** Deletes the latest version; earlier versions stay for recovery, as the mount's settings keep them. */
   async kvDelete(mount: string, path: string): Promise<void> {
     const api = `${mount}/data/${path}`;
-    await this.#send("kv delete", api, () => this.#vault.delete(api));
+    await this.#send({ op: "kv delete", method: "DELETE", path: api });
   }
 
   /**
@@ -247,8 +233,10 @@ export class VaultClient {
     window?: { after: string; limit: number },
   ): Promise<{ names: string[]; complete: boolean }> {
     const api = `${mount}/metadata/${dir}`;
-    const query = window ? `?after=${encodeURIComponent(window.after)}&limit=${window.limit}` : "";
-    const reply = await this.#send("kv list", api, () => this.#vault.list(`${api}${query}`), notFound);
+    const query: Record<string, string> = window
+      ? { list: "true", after: window.after, limit: String(window.limit) }
+      : { list: "true" };
+    const reply = await this.#send({ op: "kv list", method: "GET", path: api, query }, notFound);
     if (reply === undefined) return { names: [], complete: true };
     const keys = reply.data?.keys;
     if (!Array.isArray(keys)) throw unexpectedReply("kv list", api);
@@ -262,7 +250,7 @@ export class VaultClient {
   /** Imports a key into the TOTP engine, replacing one of the same name. */
   async totpImport(mount: string, name: string, key: TotpKey): Promise<void> {
     const api = `${mount}/keys/${name}`;
-    await this.#send("totp import", api, () => this.#vault.write(api, { ...key, generate: false }));
+    await this.#send({ op: "totp import", method: "POST", path: api, body: { ...key, generate: false } });
   }
 
   /** The engine's code for the current time step, or undefined when it has no such key. */
@@ -270,7 +258,7 @@ export class VaultClient {
     const api = `${mount}/code/${name}`;
     // The engine answers 400 "unknown key" rather than 404 for a missing key.
     const unknownKey = (f: VaultFailure) => f.status === 400 && f.vaultErrors.some((e) => e.startsWith("unknown key"));
-    const reply = await this.#send("totp code", api, () => this.#vault.read(api), unknownKey);
+    const reply = await this.#send({ op: "totp code", method: "GET", path: api }, unknownKey);
     if (reply === undefined) return undefined;
     const code = reply.data?.code;
     if (typeof code !== "string") throw unexpectedReply("totp code", api);
@@ -279,14 +267,14 @@ export class VaultClient {
 
   async totpDelete(mount: string, name: string): Promise<void> {
     const api = `${mount}/keys/${name}`;
-    await this.#send("totp delete", api, () => this.#vault.delete(api));
+    await this.#send({ op: "totp delete", method: "DELETE", path: api });
   }
 
   /** Stops renewing; later calls fail with UNAVAILABLE. */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#agent.destroy();
+    this.#http.close();
   }
 
   /** The version written, or undefined when check-and-set refused the write. */
@@ -300,7 +288,7 @@ export class VaultClient {
     const body = cas === undefined ? { data } : { options: { cas }, data };
     const casMismatch = (f: VaultFailure) =>
       f.status === 400 && f.vaultErrors.some((e) => e.includes("check-and-set parameter did not match"));
-    const reply = await this.#send("kv write", api, () => this.#vault.write(api, body), casMismatch);
+    const reply = await this.#send({ op: "kv write", method: "POST", path: api, body }, casMismatch);
     if (reply === undefined) return undefined;
     const version = reply.data?.version;
     if (typeof version !== "number") throw unexpectedReply("kv write", api);
@@ -310,7 +298,7 @@ export class VaultClient {
   /** A secret's latest version number, whether it is deleted or destroyed, its custom metadata; undefined if none. */
   async #kvState(mount: string, path: string): Promise<KvMetadata | undefined> {
     const api = `${mount}/metadata/${path}`;
-    const reply = await this.#send("kv metadata", api, () => this.#vault.read(api), notFound);
+    const reply = await this.#send({ op: "kv metadata", method: "GET", path: api }, notFound);
     if (reply === undefined) return undefined;
     const version = reply.data?.current_version;
     const versions = reply.data?.versions as
@@ -331,20 +319,16 @@ export class VaultClient {
    * Sends one authenticated request. Failures that `expected` accepts answer undefined (the methods turn them into
    * "not found" or "exists"); the rest become TotpError.
    */
-  async #send(
-    op: string,
-    path: string,
-    request: () => Promise<Reply>,
-    expected: (f: VaultFailure) => boolean = () => false,
-  ): Promise<Reply> {
+  async #send(request: TokenRequest, expected: (f: VaultFailure) => boolean = () => false): Promise<Reply> {
+    const { op, path } = request;
     await this.#ensureLogin();
     const loginsBefore = this.#logins;
-    let outcome = await attempt(op, path, request);
+    let outcome = await this.#attempt(request);
     if (outcome instanceof VaultFailure && outcome.status === 403 && this.#auth.method !== "token") {
       // Revoked or expired behind our back (Vault restarted, an operator revoked it): log in again, once.
       this.#log.warn({ op, path }, "Vault refused the token; logging in again");
       await this.#reLogin(loginsBefore);
-      outcome = await attempt(op, path, request);
+      outcome = await this.#attempt(request);
     }
     // A 204 has no body; callers only test that something came back.
     if (!(outcome instanceof VaultFailure)) return typeof outcome === "object" && outcome !== null ? outcome : {};
@@ -389,26 +373,37 @@ export class VaultClient {
     const auth = this.#auth;
     let lease: Lease;
     if (auth.method === "token") {
-      this.#vault.token = auth.token;
-      const reply = await attemptOrThrow("token lookup", "auth/token/lookup-self", () => this.#vault.tokenLookupSelf());
+      this.#token = auth.token;
+      const reply = await this.#http.send({
+        op: "token lookup",
+        method: "GET",
+        path: "auth/token/lookup-self",
+        token: this.#token,
+      });
       lease = { ttlSeconds: Number(reply?.data?.ttl ?? 0), renewable: reply?.data?.renewable === true };
     } else {
       let reply: Reply;
       if (auth.method === "approle") {
         const mount = auth.mount ?? "approle";
-        reply = await attemptOrThrow("approle login", `auth/${mount}/login`, () =>
-          this.#vault.approleLogin({ mount_point: mount, role_id: auth.roleId, secret_id: auth.secretId }),
-        );
+        reply = await this.#http.send({
+          op: "approle login",
+          method: "POST",
+          path: `auth/${mount}/login`,
+          body: { role_id: auth.roleId, secret_id: auth.secretId },
+        });
       } else {
         const mount = auth.mount ?? "kubernetes";
         const jwt = (await readFile(auth.jwtPath ?? DEFAULT_KUBERNETES_JWT_PATH, "utf8")).trim();
-        reply = await attemptOrThrow("kubernetes login", `auth/${mount}/login`, () =>
-          this.#vault.kubernetesLogin({ mount_point: mount, role: auth.role, jwt }),
-        );
+        reply = await this.#http.send({
+          op: "kubernetes login",
+          method: "POST",
+          path: `auth/${mount}/login`,
+          body: { role: auth.role, jwt },
+        });
       }
       const token = reply?.auth?.client_token;
       if (typeof token !== "string" || token === "") throw unexpectedReply("login", `auth/${auth.method}/login`);
-      this.#vault.token = token;
+      this.#token = token;
       lease = { ttlSeconds: Number(reply?.auth?.lease_duration ?? 0), renewable: reply?.auth?.renewable === true };
     }
     this.#log.info({ auth: auth.method, ttlSeconds: lease.ttlSeconds }, "logged in to Vault");
@@ -438,7 +433,7 @@ export class VaultClient {
 
   async #renew(grantedBefore: number): Promise<void> {
     const logins = this.#logins;
-    const outcome = await attempt("token renew", "auth/token/renew-self", () => this.#vault.tokenRenewSelf({}));
+    const outcome = await this.#attempt({ op: "token renew", method: "POST", path: "auth/token/renew-self", body: {} });
     // A login meanwhile (after a 403) planned its own renewal.
     if (logins !== this.#logins || this.#closed) return;
     if (!(outcome instanceof VaultFailure)) {
@@ -464,27 +459,21 @@ export class VaultClient {
     this.#ensureLogin().catch(() => {});
   }
 
+  /** One request with our token; whatever it throws comes back as a VaultFailure (never a raw error). */
+  async #attempt(request: TokenRequest): Promise<Reply | VaultFailure> {
+    try {
+      return await this.#http.send({ ...request, token: this.#token });
+    } catch (err) {
+      return VaultFailure.from(err, request.op, request.path);
+    }
+  }
+
   #schedule(delayMs: number, run: () => Promise<void> | void): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(run, Math.min(delayMs, MAX_TIMER_MS));
     // Token upkeep must not keep the process alive.
     this.#timer.unref();
   }
-}
-
-/** One request, with whatever it throws reduced to a VaultFailure (never the raw error: it holds the token). */
-async function attempt(op: string, path: string, request: () => Promise<Reply>): Promise<Reply | VaultFailure> {
-  try {
-    return await request();
-  } catch (err) {
-    return VaultFailure.from(err, op, path);
-  }
-}
-
-async function attemptOrThrow(op: string, path: string, request: () => Promise<Reply>): Promise<Reply> {
-  const outcome = await attempt(op, path, request);
-  if (outcome instanceof VaultFailure) throw outcome;
-  return outcome;
 }
 
 const notFound = (f: VaultFailure) => f.status === 404;

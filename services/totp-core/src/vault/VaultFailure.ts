@@ -1,5 +1,5 @@
 /**
- * One failed Vault request, described by a fixed set of fields. The errors node-vault and axios throw carry the
+ * One failed Vault request, described by a fixed set of fields. The errors an HTTP stack throws carry the
  * request they failed on (the X-Vault-Token header, a body that can hold a seed), so they are never kept as a
  * cause or logged: this is what goes into logs instead.
  */
@@ -14,8 +14,8 @@ export class VaultFailure extends Error {
     /** The HTTP status, or undefined when no answer came (refused, reset, timed out, TLS failure). */
     readonly status: number | undefined,
     /**
-     * When no answer came: the network or TLS error code, e.g. ECONNREFUSED or ECONNABORTED (timeout); undefined
-     * when the request never left (a bug of ours, not an outage).
+     * When no answer came: the network or TLS error code, e.g. ECONNREFUSED, ETIMEDOUT (no answer in time) or a
+     * certificate error; undefined when the request never left (a bug of ours, not an outage).
      */
     readonly errno: string | undefined,
     /** Vault's own error texts, for operators. They describe the request, not its data. */
@@ -26,21 +26,12 @@ export class VaultFailure extends Error {
     super(`Vault ${op} ${path}: ${what}${said}`);
   }
 
-  /** Keeps only the fields above from whatever node-vault threw. */
+  /**
+   * A failure of `op` from whatever it threw: a VaultFailure as it is, anything else (a bug of ours, the request
+   * never sent) without any of its content.
+   */
   static from(err: unknown, op: string, path: string): VaultFailure {
-    if (err instanceof VaultFailure) return err;
-    const e = (typeof err === "object" && err !== null ? err : {}) as {
-      code?: unknown;
-      isAxiosError?: unknown;
-      response?: { statusCode?: unknown; status?: unknown; body?: { errors?: unknown } };
-    };
-    const rawStatus = e.response?.statusCode ?? e.response?.status;
-    const status = typeof rawStatus === "number" ? rawStatus : undefined;
-    const errors = e.response?.body?.errors;
-    const vaultErrors = Array.isArray(errors) ? errors.filter((x): x is string => typeof x === "string") : [];
-    // axios marks the errors of requests that went out; anything else failed before sending.
-    const errno = status === undefined && e.isAxiosError === true ? String(e.code ?? "ERR_NETWORK") : undefined;
-    return new VaultFailure(op, path, status, errno, vaultErrors);
+    return err instanceof VaultFailure ? err : new VaultFailure(op, path, undefined, undefined, []);
   }
 
   /** Unreachable, timed out, sealed, overloaded or failing: worth retrying later, the caller did nothing wrong. */
