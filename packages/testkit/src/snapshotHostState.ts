@@ -55,6 +55,7 @@ export async function snapshotHostState(dir: string): Promise<HostState> {
     if (value !== undefined) sysctls.set(path, value.trim());
   }
   const netnsBefore = new Set(await readdir(NETNS_DIR).catch(() => []));
+  const netnsMountedBefore = (await mountPoints()).includes(NETNS_DIR);
   const foldersBefore = new Set<string>();
   for (const folder of FIXED_FOLDERS) if (await exists(folder)) foldersBefore.add(folder);
   const cgroupsBefore = new Set(await kubepodsCgroups());
@@ -73,6 +74,11 @@ export async function snapshotHostState(dir: string): Promise<HostState> {
         await action().catch((error: unknown) => failures.push(error));
       };
       await step(() => unmountBelow(dir));
+      // The CNI plugins bind-mount the folder on itself; namespaces mounted in it before that (an earlier pod) sit
+      // beneath that mount, where their paths no longer reach them: lift it first when this run made it.
+      if (!netnsMountedBefore && (await mountPoints()).includes(NETNS_DIR)) {
+        await step(() => command("umount", [NETNS_DIR]).then(() => undefined));
+      }
       for (const name of await readdir(NETNS_DIR).catch(() => [])) {
         if (netnsBefore.has(name) || !OUR_NETNS.test(name)) continue;
         await step(async () => {
@@ -163,12 +169,18 @@ function beforeHasChain(before: Set<string>, table: string, chain: string): bool
 }
 
 /** Mount points below `dir`, deepest first, unmounted lazily: a busy one must not keep the rest in place. */
-async function unmountBelow(dir: string): Promise<void> {
+/** The mount points of this process's mount namespace, as /proc/self/mountinfo lists them. */
+async function mountPoints(): Promise<string[]> {
   const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
-  const points = mountinfo
+  return mountinfo
     .split("\n")
     .map((line) => line.split(" ")[4])
-    .filter((point): point is string => point !== undefined && (point === dir || point.startsWith(`${dir}/`)))
+    .filter((point): point is string => point !== undefined);
+}
+
+async function unmountBelow(dir: string): Promise<void> {
+  const points = (await mountPoints())
+    .filter((point) => point === dir || point.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
   for (const point of points) await command("umount", ["-l", point]).catch(() => undefined);
 }
