@@ -184,8 +184,11 @@ describe("Vault KV store while Vault is down, sealed or restarted", () => {
     const ref = personal("x");
     await store.put(ref, newSeed(), "telegram:1", false);
     await lone.stop();
-    for (const call of [store.codes(ref, Date.now()), store.put(personal("y"), newSeed(), "t", false), store.ping()]) {
-      const err = await rejection(call);
+    // Each call's rejection is taken as it is made: awaiting them one by one would leave the later ones unhandled.
+    const refused = [store.codes(ref, Date.now()), store.put(personal("y"), newSeed(), "t", false), store.ping()].map(
+      (call) => rejection(call),
+    );
+    for (const err of await Promise.all(refused)) {
       expect(err.code).toBe("UNAVAILABLE");
       expect(err.message).toBe("seed store unavailable");
       expect(err.cause).toBeInstanceOf(VaultFailure);
