@@ -54,15 +54,17 @@ interface PodList {
   }[];
 }
 
-// Where it cannot run (not root, not Linux) startKubeCluster throws saying so: the test fails unless opted out.
 /**
  * Install, upgrade and uninstall wait on pods starting and stopping; helm's own `--timeout 5m` bounds each. Alone
  * they take 6-15 s, but on a loaded 2-core machine with the rest of the suite running an upgrade took over the
- * default 120 s, so these tests give helm's bound room instead of failing first.
+ * default 120 s, so the tests give helm's bound room instead of failing first.
  */
 const HELM_STEP_MS = 600_000;
 
-describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cluster", () => {
+// Where it cannot run (not root, not Linux) startKubeCluster throws saying so: the test fails unless opted out.
+const onCluster = describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1");
+
+onCluster("the chart on a real cluster", { timeout: HELM_STEP_MS }, () => {
   let cluster: KubeCluster;
   let vault: Vault;
   let telegram: TelegramServer;
@@ -157,27 +159,23 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 300_000);
 
-  it(
-    "installs with --wait and no warning; every pod is Running and Ready; helm test passes",
-    async () => {
-      const install = await helmIn("install", RELEASE, CHART_DIR, "--values", valuesPath, "--wait", "--timeout", "5m");
-      expect(install.stderr.trim()).toBe("");
-      expect(install.code).toBe(0);
+  it("installs with --wait and no warning; every pod is Running and Ready; helm test passes", async () => {
+    const install = await helmIn("install", RELEASE, CHART_DIR, "--values", valuesPath, "--wait", "--timeout", "5m");
+    expect(install.stderr.trim()).toBe("");
+    expect(install.code).toBe(0);
 
-      const pods = JSON.parse(await kubectl(["get", "pods", "-o", "json"])) as PodList;
-      const components = pods.items.map((pod) => pod.metadata.labels?.["app.kubernetes.io/component"]).sort();
-      expect(components).toEqual(["core", "core", "telegram-bot", "zulip-bot"]);
-      for (const pod of pods.items) {
-        expect(pod.status.phase, pod.metadata.name).toBe("Running");
-        expect(pod.status.conditions?.find((c) => c.type === "Ready")?.status, pod.metadata.name).toBe("True");
-      }
+    const pods = JSON.parse(await kubectl(["get", "pods", "-o", "json"])) as PodList;
+    const components = pods.items.map((pod) => pod.metadata.labels?.["app.kubernetes.io/component"]).sort();
+    expect(components).toEqual(["core", "core", "telegram-bot", "zulip-bot"]);
+    for (const pod of pods.items) {
+      expect(pod.status.phase, pod.metadata.name).toBe("Running");
+      expect(pod.status.conditions?.find((c) => c.type === "Ready")?.status, pod.metadata.name).toBe("True");
+    }
 
-      const test = await helmIn("test", RELEASE);
-      expect(test.stdout).toMatch(/TEST SUITE: +totp-custody-helm-test[\s\S]*Phase: +Succeeded/);
-      expect(test.code).toBe(0);
-    },
-    HELM_STEP_MS,
-  );
+    const test = await helmIn("test", RELEASE);
+    expect(test.stdout).toMatch(/TEST SUITE: +totp-custody-helm-test[\s\S]*Phase: +Succeeded/);
+    expect(test.code).toBe(0);
+  });
 
   it("logs in to OpenBao with the projected service-account token and serves a code to grpcurl from the host", async () => {
     const service = JSON.parse(await kubectl(["get", "service", CORE, "-o", "json"])) as {
@@ -252,78 +250,65 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     expect(codesBetween(seed, asked - 1000, Date.now() + 1000)).toContain(code);
   });
 
-  it(
-    "rolls an upgrade without a failed call from a steady client",
-    async () => {
-      const cert = pki.clients[HOST_CLIENT] as PemPair;
-      // One attempt per call: a retry inside the client would hide a refused connection.
-      client = createTotpClient({
-        address: `127.0.0.1:${nodePort}`,
-        ca: pki.ca.certPem,
-        cert: cert.certPem,
-        key: cert.keyPem,
-        maxAttempts: 1,
-        serverName: "localhost",
-      });
-      const corePods = async () =>
-        (
-          JSON.parse(await kubectl(["get", "pods", "-l", "app.kubernetes.io/component=core", "-o", "json"])) as PodList
-        ).items.map((pod) => pod.metadata.name);
-      const before = await corePods();
-      const failures: string[] = [];
-      let calls = 0;
-      let running = true;
-      const steady = (async () => {
-        while (running) {
-          try {
-            await client.generateCode({ label: "in-cluster" });
-          } catch (error) {
-            failures.push((error as Error).message);
-          }
-          calls++;
-          await new Promise((resolve) => setTimeout(resolve, 100));
+  it("rolls an upgrade without a failed call from a steady client", async () => {
+    const cert = pki.clients[HOST_CLIENT] as PemPair;
+    // One attempt per call: a retry inside the client would hide a refused connection.
+    client = createTotpClient({
+      address: `127.0.0.1:${nodePort}`,
+      ca: pki.ca.certPem,
+      cert: cert.certPem,
+      key: cert.keyPem,
+      maxAttempts: 1,
+      serverName: "localhost",
+    });
+    const corePods = async () =>
+      (
+        JSON.parse(await kubectl(["get", "pods", "-l", "app.kubernetes.io/component=core", "-o", "json"])) as PodList
+      ).items.map((pod) => pod.metadata.name);
+    const before = await corePods();
+    const failures: string[] = [];
+    let calls = 0;
+    let running = true;
+    const steady = (async () => {
+      while (running) {
+        try {
+          await client.generateCode({ label: "in-cluster" });
+        } catch (error) {
+          failures.push((error as Error).message);
         }
-      })();
-      try {
-        await writeValues("debug");
-        const upgrade = await helmIn(
-          "upgrade",
-          RELEASE,
-          CHART_DIR,
-          "--values",
-          valuesPath,
-          "--wait",
-          "--timeout",
-          "5m",
-        );
-        expect(upgrade.stderr.trim()).toBe("");
-        expect(upgrade.code).toBe(0);
-        // --wait returns once the new pods are Ready; the old ones are still draining. Call on until they are gone.
-        await kubectl(["rollout", "status", `deployment/${CORE}`, "--timeout=300s"]);
-        await eventually(async () => (await corePods()).length === 2, {
-          what: "the old core pods to be gone",
-          timeoutMs: 120_000,
-          intervalMs: 500,
-        });
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-      } finally {
-        running = false;
-        await steady;
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      expect(calls).toBeGreaterThan(20);
-      expect(failures).toEqual([]);
-      // Both replicas were replaced while the client called.
-      const after = await corePods();
-      expect(after).toHaveLength(2);
-      expect(after.filter((pod) => before.includes(pod))).toEqual([]);
-      const deployment = JSON.parse(await kubectl(["get", "deployment", CORE, "-o", "json"])) as {
-        spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
-      };
-      const env = deployment.spec.template.spec.containers[0]?.env ?? [];
-      expect(env.find((entry) => entry.name === "TOTP_LOG_LEVEL")?.value).toBe("debug");
-    },
-    HELM_STEP_MS,
-  );
+    })();
+    try {
+      await writeValues("debug");
+      const upgrade = await helmIn("upgrade", RELEASE, CHART_DIR, "--values", valuesPath, "--wait", "--timeout", "5m");
+      expect(upgrade.stderr.trim()).toBe("");
+      expect(upgrade.code).toBe(0);
+      // --wait returns once the new pods are Ready; the old ones are still draining. Call on until they are gone.
+      await kubectl(["rollout", "status", `deployment/${CORE}`, "--timeout=300s"]);
+      await eventually(async () => (await corePods()).length === 2, {
+        what: "the old core pods to be gone",
+        timeoutMs: 120_000,
+        intervalMs: 500,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    } finally {
+      running = false;
+      await steady;
+    }
+    expect(calls).toBeGreaterThan(20);
+    expect(failures).toEqual([]);
+    // Both replicas were replaced while the client called.
+    const after = await corePods();
+    expect(after).toHaveLength(2);
+    expect(after.filter((pod) => before.includes(pod))).toEqual([]);
+    const deployment = JSON.parse(await kubectl(["get", "deployment", CORE, "-o", "json"])) as {
+      spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+    };
+    const env = deployment.spec.template.spec.containers[0]?.env ?? [];
+    expect(env.find((entry) => entry.name === "TOTP_LOG_LEVEL")?.value).toBe("debug");
+  });
 
   it("writes no seed, code, token or key in any log line", async () => {
     const pods = JSON.parse(await kubectl(["get", "pods", "-o", "json"])) as PodList;
@@ -338,27 +323,23 @@ describe.skipIf(process.env[SKIP_CLUSTER_TESTS] === "1")("the chart on a real cl
     expect(logs).not.toContain("PRIVATE KEY");
   });
 
-  it(
-    "uninstalls leaving nothing of the release behind",
-    async () => {
-      const uninstall = await helmIn("uninstall", RELEASE, "--wait", "--timeout", "5m");
-      expect(uninstall.code).toBe(0);
-      const kinds =
-        "pods,services,deployments,replicasets,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies";
-      const left = await eventually(
-        async () => {
-          const out = await kubectl(["get", kinds, "-l", `app.kubernetes.io/instance=${RELEASE}`, "-o", "name"]);
-          return out.trim() === "" ? "nothing" : undefined;
-        },
-        { what: "the release's objects to be gone", timeoutMs: 120_000, intervalMs: 1000 },
-      );
-      expect(left).toBe("nothing");
-      // Helm's own record of the release, and the core's pods, which carry the labels of a replica set now deleted.
-      expect(await kubectl(["get", "secrets", "-l", "owner=helm", "-o", "name"])).toBe("");
-      expect(await kubectl(["get", "pods", "-o", "name"])).toBe("");
-    },
-    HELM_STEP_MS,
-  );
+  it("uninstalls leaving nothing of the release behind", async () => {
+    const uninstall = await helmIn("uninstall", RELEASE, "--wait", "--timeout", "5m");
+    expect(uninstall.code).toBe(0);
+    const kinds =
+      "pods,services,deployments,replicasets,configmaps,secrets,serviceaccounts,poddisruptionbudgets,networkpolicies";
+    const left = await eventually(
+      async () => {
+        const out = await kubectl(["get", kinds, "-l", `app.kubernetes.io/instance=${RELEASE}`, "-o", "name"]);
+        return out.trim() === "" ? "nothing" : undefined;
+      },
+      { what: "the release's objects to be gone", timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    expect(left).toBe("nothing");
+    // Helm's own record of the release, and the core's pods, which carry the labels of a replica set now deleted.
+    expect(await kubectl(["get", "secrets", "-l", "owner=helm", "-o", "name"])).toBe("");
+    expect(await kubectl(["get", "pods", "-o", "name"])).toBe("");
+  });
 
   function telegramReply(user: TgUser, after: number) {
     return telegram.waitFor(() => telegram.chat(user.id).find((m) => m.from === "bot" && m.messageId > after), {

@@ -32,6 +32,8 @@ describe("looksLikeSeed", () => {
       expect(looksLikeSeed(groups(secret, 3))).toBe(true);
       expect(looksLikeSeed(`my key is ${groups(secret, 4)}, thanks`)).toBe(true);
       expect(looksLikeSeed(`my key is "${secret}".`)).toBe(true);
+      expect(looksLikeSeed(`«${secret}»`)).toBe(true);
+      expect(looksLikeSeed(`(${secret}`)).toBe(true);
       expect(looksLikeSeed(`code\n${secret}`)).toBe(true);
     }
   });

@@ -168,7 +168,6 @@ function beforeHasChain(before: Set<string>, table: string, chain: string): bool
   return false;
 }
 
-/** Mount points below `dir`, deepest first, unmounted lazily: a busy one must not keep the rest in place. */
 /** The mount points of this process's mount namespace, as /proc/self/mountinfo lists them. */
 async function mountPoints(): Promise<string[]> {
   const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
@@ -178,6 +177,7 @@ async function mountPoints(): Promise<string[]> {
     .filter((point): point is string => point !== undefined);
 }
 
+/** Mount points below `dir`, deepest first, unmounted lazily: a busy one must not keep the rest in place. */
 async function unmountBelow(dir: string): Promise<void> {
   const points = (await mountPoints())
     .filter((point) => point === dir || point.startsWith(`${dir}/`))

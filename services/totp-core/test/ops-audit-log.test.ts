@@ -154,6 +154,33 @@ describe("AuditLog lines", () => {
     expect(JSON.parse(String(other.read())).label.fingerprint).not.toBe(record.label.fingerprint);
   });
 
+  it("writes the same redacted value for a repeated field as for its first sight, and every line of many values", async () => {
+    // Collected as written: a PassThrough nobody reads would stop taking writes after its buffer fills.
+    let text = "";
+    const out = new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    });
+    const log = AuditLog.toStream(out, { key: Buffer.alloc(32, 7) });
+    const seedLike = "JBSWY3DPEHPK3PXPJBSWY3DP";
+    // More distinct labels than the log keeps rendered, then the seed-like one again: it must still be redacted.
+    const written = [log.record({ ...entry(0), label: seedLike, client: seedLike })];
+    for (let i = 1; i <= 5000; i++) written.push(log.record(entry(i)));
+    written.push(log.record({ ...entry(5001), label: seedLike, client: seedLike }));
+    await Promise.all(written);
+    const lines = text.trimEnd().split("\n");
+    expect(lines).toHaveLength(5002);
+    const first = JSON.parse(lines[0] as string);
+    const last = JSON.parse(lines[5001] as string);
+    expect(first.label).toEqual({ length: seedLike.length, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(last.label).toEqual(first.label);
+    expect(last.client).toEqual(first.label);
+    expect(lines.some((line) => line.includes(seedLike))).toBe(false);
+    expect(JSON.parse(lines[4999] as string).label).toBe("label-4999");
+  });
+
   it("has no field for a seed or a code, and writes nothing that is not a field", async () => {
     expectTypeOf<keyof AuditEntry>().toEqualTypeOf<
       "requestId" | "client" | "principal" | "method" | "label" | "outcome" | "status" | "latencyMs" | "count"
