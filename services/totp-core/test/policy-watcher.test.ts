@@ -131,6 +131,20 @@ describe("PolicyWatcher", () => {
     expect(onReload).toHaveBeenCalledOnce();
   });
 
+  it("never applies the empty file a writer leaves between truncating and writing", async () => {
+    const file = join(tempDir(), "policy.yaml");
+    writeFileSync(file, policyWith("one"));
+    const onReload = vi.fn();
+    const watcher = start({ file, pollIntervalMs: FAST_POLL, settleMs: 1_000, onReload });
+    // An empty file is a valid policy that admits no one: a slow writer's first step, read by several polls.
+    writeFileSync(file, "");
+    await sleep(FAST_POLL * 4);
+    expect(labelsOf(watcher.current())).toEqual(["one"]);
+    writeFileSync(file, policyWith("two"));
+    await vi.waitFor(() => expect(labelsOf(watcher.current())).toEqual(["two"]), { timeout: 5_000 });
+    expect(onReload).toHaveBeenCalledOnce();
+  });
+
   it("keeps the old policy while the file is missing, and reports that once", async () => {
     const file = join(tempDir(), "policy.yaml");
     writeFileSync(file, policyWith("one"));

@@ -10,6 +10,8 @@ export interface PolicyWatcherOptions {
   readonly file: string;
   /** How often the file is compared with the live policy even when fs.watch says nothing. Default 2000 ms. */
   readonly pollIntervalMs?: number;
+  /** How long changed content must read the same before it is applied. Default 100 ms. */
+  readonly settleMs?: number;
   // The callbacks run from a timer: they must not throw (log and return).
   /** A changed file was applied. */
   readonly onReload?: (policy: Policy) => void;
@@ -17,7 +19,9 @@ export interface PolicyWatcherOptions {
   readonly onError?: (err: PolicyError) => void;
 }
 
-// Writers that truncate and then write emit several events; waiting for them to settle avoids parsing half a file.
+// A writer that truncates and then writes (an editor, `cat >`, writeFile) leaves an empty or half-written file for a
+// moment. An empty file is a valid policy that admits no one, so a change is applied only once two reads this far
+// apart agree.
 const SETTLE_MS = 100;
 
 const digest = (text: string): string => createHash("sha256").update(text).digest("hex");
@@ -27,6 +31,7 @@ const digest = (text: string): string => createHash("sha256").update(text).diges
  * the content changes. Kubernetes updates a ConfigMap mount by swapping the `..data` symlink, which a watch on the
  * file itself misses, so it watches the directory and, since fs.watch is not reliable everywhere (network
  * filesystems, a symlink to another directory), also compares the content's hash on a timer.
+ * A change is applied once it has read the same for the settle time, never on the first read that sees it.
  * Reads are synchronous: the file is a few KB on a local volume, and checks can then never overlap.
  */
 export class PolicyWatcher {
@@ -35,15 +40,22 @@ export class PolicyWatcher {
   readonly #onError: (err: PolicyError) => void;
   readonly #timer: NodeJS.Timeout;
   readonly #watcher: FSWatcher | undefined;
-  #settle: NodeJS.Timeout | undefined;
+  readonly #settleMs: number;
+  /** The check fs.watch asks for, once its burst of events is over. */
+  #debounce: NodeJS.Timeout | undefined;
+  /** The second read of changed content; set whenever #pending is. */
+  #confirm: NodeJS.Timeout | undefined;
   #policy: Policy;
-  /** The content (or read failure) last looked at, good or bad: each change is parsed and reported once. */
+  /** The content (or read failure) last applied or reported, good or bad: each change is parsed and reported once. */
   #seen: string;
+  /** Changed content read once, waiting for its confirming read. */
+  #pending: string | undefined;
 
   constructor(options: PolicyWatcherOptions) {
     this.#file = options.file;
     this.#onReload = options.onReload ?? (() => {});
     this.#onError = options.onError ?? (() => {});
+    this.#settleMs = options.settleMs ?? SETTLE_MS;
     const text = read(this.#file);
     if (text instanceof PolicyError) throw text;
     const policy = parseFile(this.#file, text);
@@ -62,15 +74,16 @@ export class PolicyWatcher {
   /** Stops watching; current() keeps answering the last policy. */
   close(): void {
     clearInterval(this.#timer);
-    clearTimeout(this.#settle);
+    clearTimeout(this.#debounce);
+    clearTimeout(this.#confirm);
     this.#watcher?.close();
   }
 
   #watchDirectory(): FSWatcher | undefined {
     try {
       const watcher = watch(dirname(this.#file), { persistent: false }, () => {
-        clearTimeout(this.#settle);
-        this.#settle = setTimeout(() => this.#check(), SETTLE_MS).unref();
+        clearTimeout(this.#debounce);
+        this.#debounce = setTimeout(() => this.#check(), this.#settleMs).unref();
       });
       // Without a listener an error would crash the process; the poll keeps the policy current without the watch.
       watcher.on("error", () => watcher.close());
@@ -81,11 +94,25 @@ export class PolicyWatcher {
     }
   }
 
-  #check(): void {
+  /** Compares the file with the live policy; `confirming` is the second read of pending content. */
+  #check(confirming = false): void {
     const text = read(this.#file);
     // A read failure counts as content too, so a missing file is reported once rather than on every poll.
     const seen = typeof text === "string" ? digest(text) : text.message;
-    if (seen === this.#seen) return;
+    if (seen === this.#seen) {
+      this.#pending = undefined;
+      clearTimeout(this.#confirm);
+      return;
+    }
+    if (seen !== this.#pending) {
+      this.#pending = seen;
+      clearTimeout(this.#confirm);
+      this.#confirm = setTimeout(() => this.#check(true), this.#settleMs).unref();
+      return;
+    }
+    // Pending content seen again by a poll or a watch event before its confirming read: that read decides.
+    if (!confirming) return;
+    this.#pending = undefined;
     this.#seen = seen;
     const next = typeof text === "string" ? parseFile(this.#file, text) : text;
     if (next instanceof PolicyError) {
