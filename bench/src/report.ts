@@ -43,6 +43,8 @@ export interface BenchResults {
     concurrency: number;
     connections: number;
     audit: string;
+    /** NODE_OPTIONS of totp-core and the echo: the chart's core.nodeOptions. */
+    nodeOptions: string;
     store: string;
     /** How the TOTP engine is driven (the gRPC servers by ghz). */
     engineClient: string;
@@ -184,6 +186,7 @@ export function formatTable(r: BenchResults): string {
     "",
     `${m.cores} x ${m.cpuModel}, Node ${m.node}, Linux ${m.kernel}; ${s.labels} labels, ${s.rounds} x ${s.secondsPerRound} s ` +
       `after ${s.warmupSeconds} s warm-up, ${s.concurrency} calls in flight over ${s.connections} connections; audit: ${s.audit}; ` +
+      `NODE_OPTIONS (the chart's): ${s.nodeOptions || "none"}; ` +
       `engine client: ${s.engineClient}`,
     "* CPU ms per 1000 calls (= µs per call). noise: CPU used by other processes during the runs, % of one core;",
     "  ! = still noisy after the retries",

@@ -2,6 +2,7 @@
 // could pick instead (the OpenBao TOTP engine), on the same machine in one run. See README "Benchmarks" and the
 // "Performance goals" of the design. Progress goes to stderr; the table to stdout and bench/results/<time>.json.
 
+import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import {
   TOTP_CORE_MAIN,
 } from "@totp-custody/testkit";
 import * as OTPAuth from "otpauth";
+import { parse as parseYaml } from "yaml";
 import { type GrpcTarget, type LoadResult, type LoadShape, runGhz, runVaultPages, runWrk } from "./load.js";
 import { type BenchOptions, parseOptions, USAGE } from "./options.js";
 import { cpuSeconds, machineCpu, reapedChildrenCpuSeconds, rssBytes } from "./procStats.js";
@@ -31,6 +33,13 @@ import { trendPercent } from "./trendPercent.js";
 const ECHO_ENTRY = fileURLToPath(new URL("./echoServer.js", import.meta.url));
 const CLUSTER_ENTRY = fileURLToPath(new URL("./cluster.js", import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL("../results/", import.meta.url));
+/**
+ * Node's heap flags as the chart gives totp-core (core.nodeOptions), read from its values so the benchmark measures
+ * what is deployed; the echo gets them too, so it stays the same stack without totp-core's work.
+ */
+const CHART_NODE_OPTIONS: string = parseYaml(
+  readFileSync(fileURLToPath(new URL("../../deploy/helm/totp-custody/values.yaml", import.meta.url)), "utf8"),
+).core.nodeOptions;
 
 const CLIENT = "bench";
 const PRINCIPAL = "service:bench";
@@ -210,6 +219,7 @@ async function main(options: BenchOptions): Promise<void> {
   // pipe to this process, which keeps a child's whole output, and cost a pipe write per batch instead.
   const auditSetting = "TOTP_AUDIT_FILE (fdatasync per group commit)";
   const coreEnv: NodeJS.ProcessEnv = {
+    NODE_OPTIONS: CHART_NODE_OPTIONS,
     TOTP_STORE: "vault-kv",
     VAULT_ADDR: kvVault.addr,
     VAULT_TOKEN: kvVault.token,
@@ -252,6 +262,7 @@ async function main(options: BenchOptions): Promise<void> {
 
   const echoPort = await freePort();
   const echoEnv: NodeJS.ProcessEnv = {
+    NODE_OPTIONS: CHART_NODE_OPTIONS,
     TOTP_TLS_CERT: pki.server.certPath,
     TOTP_TLS_KEY: pki.server.keyPath,
     TOTP_TLS_CA: pki.caPath,
@@ -387,6 +398,7 @@ async function main(options: BenchOptions): Promise<void> {
       concurrency: options.concurrency,
       connections: options.connections,
       audit: auditSetting,
+      nodeOptions: CHART_NODE_OPTIONS,
       store: "vault-kv (OpenBao dev server), seed cache TTL 30 s",
       engineClient: `wrk, 1 thread, ${options.concurrency} connections, the labels in turn`,
     },

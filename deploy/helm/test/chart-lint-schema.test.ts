@@ -81,6 +81,7 @@ describe("values.yaml and values.schema.json", () => {
     ["a uid below 10000", "securityContext.runAsUser=1000", "/securityContext/runAsUser"],
     ["a bad CIDR", "networkPolicy.vault.cidrs[0]=vault", "/networkPolicy/vault/cidrs/0"],
     ["a principal that is none", "policy.groups.ops[0]=root", "/policy/groups/ops/0"],
+    ["a Node flag other than a heap size", "core.nodeOptions=--require=/tmp/x.js", "/core/nodeOptions"],
   ])("refuses %s, naming the value", async (_what, set, path) => {
     const run = await helm(templateArgs([], [set]));
     expect(run.code).not.toBe(0);

@@ -702,6 +702,15 @@ describe("the chart's mode switches", () => {
     expect(core(parseManifests(old.stdout)).containers[0].lifecycle).toBeUndefined();
   });
 
+  it("gives totp-core Node's heap sizes through NODE_OPTIONS, and leaves Node's defaults when emptied", async () => {
+    const coreEnv = async (sets: string[]) => envOf(deploymentContainer(await renderChart([], sets), "core"));
+    expect((await coreEnv([])).NODE_OPTIONS).toBe("--max-semi-space-size=32");
+    expect((await coreEnv(["core.nodeOptions=--max-old-space-size=200"])).NODE_OPTIONS).toBe(
+      "--max-old-space-size=200",
+    );
+    expect(await coreEnv(["core.nodeOptions="])).not.toHaveProperty("NODE_OPTIONS");
+  });
+
   it("has no PodDisruptionBudget for a single core replica", async () => {
     const manifests = await renderChart([], ["core.replicas=1"]);
     expect(manifests.filter((m) => m.kind === "PodDisruptionBudget")).toEqual([]);
