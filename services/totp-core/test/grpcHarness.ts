@@ -1,6 +1,5 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type ChannelCredentials,
   type ClientDuplexStream,
@@ -14,6 +13,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { createTotpClient, type TotpClient, TotpClientError } from "@totp-custody/client";
 import {
   makeTestPki,
+  eventually as poll,
   type RunningCore,
   startTotpCore,
   startVault,
@@ -195,14 +195,12 @@ export async function checkHealth(
   }
 }
 
-/** Polls `check` until it holds; fails after `timeoutMs` (a bound against hangs, not a timing requirement). */
-export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: still not true after ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
+/**
+ * Polls `check` until it holds; fails after `timeoutMs` (a bound against hangs, not a timing requirement). The
+ * testkit's poll, with these tests' longer default.
+ */
+export const eventually = (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<true> =>
+  poll(check, { what, timeoutMs, intervalMs: 100 });
 
 const reflectionProto = join(
   dirname(createRequire(import.meta.url).resolve("@grpc/reflection")),
