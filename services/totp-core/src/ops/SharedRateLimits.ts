@@ -63,6 +63,7 @@ interface Lease {
 export class SharedRateLimits implements CallLimits {
   private readonly limiters: Record<RateLimitName, RateLimiterRedis>;
   private readonly points: Record<RateLimitName, number>;
+  private readonly leaseSizes: Record<RateLimitName, number>;
   private readonly leases: Record<RateLimitName, Map<string, Lease>>;
   private readonly sweepAt: Record<RateLimitName, number>;
   private readonly redis: RedisLink;
@@ -74,6 +75,7 @@ export class SharedRateLimits implements CallLimits {
     const perName = <T>(make: (name: RateLimitName) => T) =>
       Object.fromEntries(LIMIT_NAMES.map((name) => [name, make(name)])) as Record<RateLimitName, T>;
     this.points = perName((name) => perMinuteOf(policy, name));
+    this.leaseSizes = perName((name) => leaseSizeOf(this.points[name]));
     this.limiters = perName(
       (name) =>
         new RateLimiterRedis({
@@ -109,7 +111,8 @@ export class SharedRateLimits implements CallLimits {
   }
 
   private async take(name: RateLimitName, key: string): Promise<void> {
-    const size = leaseSizeOf(this.points[name]);
+    const size = this.leaseSizes[name];
+    // Counted call by call: no lease to keep, and concurrent calls need not wait on one another's draw.
     if (size === 1) {
       const granted = await this.draw(name, key, 1);
       if (granted.points === 0) this.refuse(name, granted.msBeforeNext);
