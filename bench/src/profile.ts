@@ -25,8 +25,13 @@ export interface ProfileSummary {
   /** Milliseconds sampled while not idle. */
   busyMs: number;
   top: ProfileFrame[];
-  /** Self time by origin: totp-core, grpc-js, other dependencies, Node internals, GC, native. */
+  /** Self time by origin, % of busy time: totp-core, grpc-js, other dependencies, Node internals, GC, native. */
   byOrigin: Record<string, number>;
+  /**
+   * Self time by origin in µs per answered call, when the calls are known: what lets two servers' profiles be
+   * compared, since the same share of a dearer call is more time.
+   */
+  usPerCallByOrigin?: Record<string, number>;
 }
 
 /** Where a frame's code comes from, for the per-origin totals. */
@@ -49,7 +54,12 @@ function shortUrl(url: string): string {
  * Self time per function of a CPU profile, heaviest first, with totals per origin. Only the last `lastSeconds`
  * before the profile ends count: the measured load, not the start-up and warm-up before it.
  */
-export async function summarizeProfile(path: string, lastSeconds: number, topN = 15): Promise<ProfileSummary> {
+export async function summarizeProfile(
+  path: string,
+  lastSeconds: number,
+  calls?: number,
+  topN = 15,
+): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(path, "utf8")) as CpuProfile;
   const windowStart = profile.endTime - lastSeconds * 1e6;
   let at = profile.startTime;
@@ -72,12 +82,48 @@ export async function summarizeProfile(path: string, lastSeconds: number, topN =
     originUs.set(from, (originUs.get(from) ?? 0) + us);
   });
   const percent = (us: number) => Math.round((us / busyUs) * 1000) / 10;
+  const byOrigin = [...originUs].sort((a, b) => b[1] - a[1]);
   return {
     busyMs: Math.round(busyUs / 1000),
     top: [...selfUs]
       .sort((a, b) => b[1] - a[1])
       .slice(0, topN)
       .map(([frame, us]) => ({ frame, selfPercent: percent(us) })),
-    byOrigin: Object.fromEntries([...originUs].sort((a, b) => b[1] - a[1]).map(([name, us]) => [name, percent(us)])),
+    byOrigin: Object.fromEntries(byOrigin.map(([name, us]) => [name, percent(us)])),
+    ...(calls
+      ? {
+          usPerCallByOrigin: Object.fromEntries(
+            byOrigin.map(([name, us]) => [name, Math.round((us / calls) * 10) / 10]),
+          ),
+        }
+      : {}),
   };
+}
+
+/** A server's profile under load, with where it was written and how many calls it answered meanwhile. */
+export type ProfiledServer = ProfileSummary & { file: string; calls: number };
+
+const round1 = (n: number) => (Math.round(n * 10) / 10).toFixed(1);
+
+/**
+ * totp-core's heaviest functions, then CPU per call by origin for totp-core and the echo side by side, and what
+ * totp-core adds to each origin: the part of its profile the echo does not have.
+ */
+export function formatProfiles({ core, echo }: { core: ProfiledServer; echo: ProfiledServer }): string {
+  const lines = [`heaviest functions of totp-core (self time, ${core.file}):`];
+  for (const { frame, selfPercent } of core.top) lines.push(`${selfPercent.toFixed(1).padStart(6)}%  ${frame}`);
+  const coreUs = core.usPerCallByOrigin ?? {};
+  const echoUs = echo.usPerCallByOrigin ?? {};
+  const origins = [...new Set([...Object.keys(coreUs), ...Object.keys(echoUs)])];
+  const total = (us: Record<string, number>) => Object.values(us).reduce((sum, n) => sum + n, 0);
+  const row = (name: string, a: number, b: number) =>
+    `${name.padEnd(24)}${round1(a).padStart(10)}${round1(b).padStart(10)}${round1(a - b).padStart(12)}`;
+  lines.push(
+    "",
+    `CPU µs per call by origin (profiled runs: ${core.calls} and ${echo.calls} calls; the profiler adds its own cost)`,
+    `${"origin".padEnd(24)}${"totp-core".padStart(10)}${"echo".padStart(10)}${"difference".padStart(12)}`,
+    ...origins.map((name) => row(name, coreUs[name] ?? 0, echoUs[name] ?? 0)),
+    row("total", total(coreUs), total(echoUs)),
+  );
+  return lines.join("\n");
 }

@@ -1,5 +1,5 @@
 import type { LoadResult } from "./load.js";
-import type { ProfileSummary } from "./profile.js";
+import type { ProfiledServer } from "./profile.js";
 import type { Ratio } from "./ratios.js";
 
 /** A load run with what it cost: the numbers behind one row of the table. */
@@ -69,7 +69,8 @@ export interface BenchResults {
   scaling: { core: Series; echo: Series } | undefined;
   /** One soak per audit setting, in the order they ran; none without --soak. */
   soaks: Soak[];
-  profile: (ProfileSummary & { file: string }) | undefined;
+  /** With --profile: totp-core and the echo profiled under the same load. */
+  profile: { core: ProfiledServer; echo: ProfiledServer } | undefined;
   /** Every ratio by a name that says what it divides (bench/src/ratios.ts), with its target when it has one. */
   ratios: Record<string, Ratio>;
 }

@@ -25,7 +25,7 @@ import { parse as parseYaml } from "yaml";
 import { type GrpcTarget, type LoadResult, type LoadShape, runGhz, runVaultPages, runWrk } from "./load.js";
 import { type BenchOptions, parseOptions, USAGE } from "./options.js";
 import { cpuSeconds, machineCpu, reapedChildrenCpuSeconds, rssBytes } from "./procStats.js";
-import { summarizeProfile } from "./profile.js";
+import { formatProfiles, summarizeProfile } from "./profile.js";
 import { benchRatios, type RatioInputs } from "./ratios.js";
 import { type BenchResults, formatTable, type Measured, median, type Series, type Soak, series } from "./report.js";
 import { trendPercent } from "./trendPercent.js";
@@ -410,16 +410,7 @@ async function main(options: BenchOptions): Promise<void> {
   const file = join(RESULTS_DIR, `${stamp(startedAt)}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`\n${formatTable(results)}\n`);
-  if (profile) {
-    process.stdout.write(`\nheaviest functions of totp-core (self time, ${profile.file}):\n`);
-    for (const { frame, selfPercent } of profile.top)
-      process.stdout.write(`${selfPercent.toFixed(1).padStart(6)}%  ${frame}\n`);
-    process.stdout.write(
-      `by origin: ${Object.entries(profile.byOrigin)
-        .map(([k, v]) => `${k} ${v}%`)
-        .join(", ")}\n`,
-    );
-  }
+  if (profile) process.stdout.write(`\n${formatProfiles(profile)}\n`);
   process.stdout.write(`\nwritten to ${file}\n`);
 
   /** Both answer the same code for a label: the engine has the same seeds. Retried once across a step boundary. */
@@ -639,10 +630,15 @@ async function main(options: BenchOptions): Promise<void> {
     };
   }
 
-  /** A CPU profile of a separate totp-core under unthrottled load (the profiler's overhead stays out of the table). */
+  /**
+   * CPU profiles of a separate totp-core and a separate echo under the same unthrottled load (the profiler's
+   * overhead stays out of the table). Side by side per answered call, they show what totp-core adds to the stack
+   * it shares with the echo, origin by origin.
+   */
   async function runProfile(): Promise<NonNullable<BenchResults["profile"]>> {
     const profileDir = join(workDir, "profile");
-    const profiled = await startTotpCore({
+    const profiling = ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
+    const profiledCore = await startTotpCore({
       pki,
       policy: POLICY,
       env: {
@@ -650,24 +646,37 @@ async function main(options: BenchOptions): Promise<void> {
         TOTP_AUDIT_FILE: join(workDir, "audit-profile.log"),
         TOTP_METRICS_LISTEN: undefined,
       },
-      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
+      nodeArgs: profiling,
     });
-    try {
-      log(`profiling totp-core for ${options.seconds} s`);
-      const profiledTarget = target(profiled.address);
-      await runGhz(profiledTarget, requests, warm);
-      await runGhz(profiledTarget, requests, shape);
-    } finally {
-      // The profile is written when the process exits.
-      await profiled.stop();
+    const core = await profileUnderLoad("totp-core", profiledCore.address, () => profiledCore.stop(), "core");
+    const echoAddress = `127.0.0.1:${await freePort()}`;
+    const profiledEcho = runProcess("node", [...profiling, ECHO_ENTRY], {
+      env: { ...echoEnv, TOTP_LISTEN: echoAddress },
+    });
+    await profiledEcho.waitForOutput(/echo ready/);
+    const echo = await profileUnderLoad("the echo", echoAddress, () => profiledEcho.stop(), "echo");
+    return { core, echo };
+
+    async function profileUnderLoad(name: string, address: string, stop: () => Promise<unknown>, suffix: string) {
+      let answered: number;
+      try {
+        log(`profiling ${name} for ${options.seconds} s`);
+        await runGhz(target(address), requests, warm);
+        answered = (await runGhz(target(address), requests, shape)).ok;
+      } finally {
+        // The profile is written when the process exits.
+        await stop();
+      }
+      const written = (await readdir(profileDir)).find((file) => file.endsWith(".cpuprofile"));
+      if (!written) throw new Error(`${name} wrote no CPU profile`);
+      const file = join(RESULTS_DIR, `${stamp(startedAt)}-${suffix}.cpuprofile`);
+      await mkdir(RESULTS_DIR, { recursive: true });
+      // Moved, not copied: the next profile of the run is then the only one in the directory.
+      await copyFile(join(profileDir, written), file);
+      await rm(join(profileDir, written));
+      // The run itself and the second it takes the process to stop.
+      return { file, calls: answered, ...(await summarizeProfile(file, options.seconds + 1, answered)) };
     }
-    const written = (await readdir(profileDir)).find((name) => name.endsWith(".cpuprofile"));
-    if (!written) throw new Error("totp-core wrote no CPU profile");
-    const file = join(RESULTS_DIR, `${stamp(startedAt)}.cpuprofile`);
-    await mkdir(RESULTS_DIR, { recursive: true });
-    await copyFile(join(profileDir, written), file);
-    // The run itself and the second it takes the process to stop.
-    return { file, ...(await summarizeProfile(file, options.seconds + 1)) };
   }
 }
 
