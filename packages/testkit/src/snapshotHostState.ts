@@ -77,7 +77,14 @@ export async function snapshotHostState(dir: string): Promise<HostState> {
       // The CNI plugins bind-mount the folder on itself; namespaces mounted in it before that (an earlier pod) sit
       // beneath that mount, where their paths no longer reach them: lift it first when this run made it.
       if (!netnsMountedBefore && (await mountPoints()).includes(NETNS_DIR)) {
-        await step(() => command("umount", [NETNS_DIR]).then(() => undefined));
+        // A pod's namespace still held by a process that is on its way out keeps the folder busy for a moment: then
+        // it is detached lazily, and the kernel lets go of it once the last holder is gone.
+        await step(() =>
+          command("umount", [NETNS_DIR]).then(
+            () => undefined,
+            () => command("umount", ["-l", NETNS_DIR]).then(() => undefined),
+          ),
+        );
       }
       for (const name of await readdir(NETNS_DIR).catch(() => [])) {
         if (netnsBefore.has(name) || !OUR_NETNS.test(name)) continue;
