@@ -27,11 +27,13 @@ export interface ProfileSummary {
   top: ProfileFrame[];
   /** Self time by origin, % of busy time: totp-core, grpc-js, other dependencies, Node internals, GC, native. */
   byOrigin: Record<string, number>;
+  /** Calls the server answered while the profile ran. */
+  calls: number;
   /**
-   * Self time by origin in µs per answered call, when the calls are known: what lets two servers' profiles be
-   * compared, since the same share of a dearer call is more time.
+   * Self time by origin in µs per answered call: what lets two servers' profiles be compared, since the same share
+   * of a dearer call is more time.
    */
-  usPerCallByOrigin?: Record<string, number>;
+  usPerCallByOrigin: Record<string, number>;
 }
 
 /** Where a frame's code comes from, for the per-origin totals. */
@@ -50,14 +52,18 @@ function shortUrl(url: string): string {
   return repo ? repo[0].slice(1) : url;
 }
 
+/** To one decimal: the profiles' figures are rough beyond it. */
+const tenths = (n: number) => Math.round(n * 10) / 10;
+
 /**
- * Self time per function of a CPU profile, heaviest first, with totals per origin. Only the last `lastSeconds`
- * before the profile ends count: the measured load, not the start-up and warm-up before it.
+ * Self time per function of a CPU profile, heaviest first, with totals per origin, in % and in µs per one of the
+ * `calls` answered. Only the last `lastSeconds` before the profile ends count: the measured load, not the start-up
+ * and warm-up before it.
  */
 export async function summarizeProfile(
   path: string,
   lastSeconds: number,
-  calls?: number,
+  calls: number,
   topN = 15,
 ): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(path, "utf8")) as CpuProfile;
@@ -81,7 +87,7 @@ export async function summarizeProfile(
     const from = origin(frame.url, frame.functionName);
     originUs.set(from, (originUs.get(from) ?? 0) + us);
   });
-  const percent = (us: number) => Math.round((us / busyUs) * 1000) / 10;
+  const percent = (us: number) => tenths((us / busyUs) * 100);
   const byOrigin = [...originUs].sort((a, b) => b[1] - a[1]);
   return {
     busyMs: Math.round(busyUs / 1000),
@@ -90,20 +96,13 @@ export async function summarizeProfile(
       .slice(0, topN)
       .map(([frame, us]) => ({ frame, selfPercent: percent(us) })),
     byOrigin: Object.fromEntries(byOrigin.map(([name, us]) => [name, percent(us)])),
-    ...(calls
-      ? {
-          usPerCallByOrigin: Object.fromEntries(
-            byOrigin.map(([name, us]) => [name, Math.round((us / calls) * 10) / 10]),
-          ),
-        }
-      : {}),
+    calls,
+    usPerCallByOrigin: Object.fromEntries(byOrigin.map(([name, us]) => [name, tenths(us / calls)])),
   };
 }
 
-/** A server's profile under load, with where it was written and how many calls it answered meanwhile. */
-export type ProfiledServer = ProfileSummary & { file: string; calls: number };
-
-const round1 = (n: number) => (Math.round(n * 10) / 10).toFixed(1);
+/** A server's profile under load, with where it was written. */
+export type ProfiledServer = ProfileSummary & { file: string };
 
 /**
  * totp-core's heaviest functions, then CPU per call by origin for totp-core and the echo side by side, and what
@@ -112,12 +111,12 @@ const round1 = (n: number) => (Math.round(n * 10) / 10).toFixed(1);
 export function formatProfiles({ core, echo }: { core: ProfiledServer; echo: ProfiledServer }): string {
   const lines = [`heaviest functions of totp-core (self time, ${core.file}):`];
   for (const { frame, selfPercent } of core.top) lines.push(`${selfPercent.toFixed(1).padStart(6)}%  ${frame}`);
-  const coreUs = core.usPerCallByOrigin ?? {};
-  const echoUs = echo.usPerCallByOrigin ?? {};
+  const coreUs = core.usPerCallByOrigin;
+  const echoUs = echo.usPerCallByOrigin;
   const origins = [...new Set([...Object.keys(coreUs), ...Object.keys(echoUs)])];
   const total = (us: Record<string, number>) => Object.values(us).reduce((sum, n) => sum + n, 0);
-  const row = (name: string, a: number, b: number) =>
-    `${name.padEnd(24)}${round1(a).padStart(10)}${round1(b).padStart(10)}${round1(a - b).padStart(12)}`;
+  const us = (n: number, width: number) => tenths(n).toFixed(1).padStart(width);
+  const row = (name: string, a: number, b: number) => `${name.padEnd(24)}${us(a, 10)}${us(b, 10)}${us(a - b, 12)}`;
   lines.push(
     "",
     `CPU µs per call by origin (profiled runs: ${core.calls} and ${echo.calls} calls; the profiler adds its own cost)`,

@@ -653,6 +653,8 @@ async function main(options: BenchOptions): Promise<void> {
     const profiledEcho = runProcess("node", [...profiling, ECHO_ENTRY], {
       env: { ...echoEnv, TOTP_LISTEN: echoAddress },
     });
+    // Stopped by its profile's run; this covers an echo that never gets ready.
+    cleanups.push(() => profiledEcho.stop());
     await profiledEcho.waitForOutput(/echo ready/);
     const echo = await profileUnderLoad("the echo", echoAddress, () => profiledEcho.stop(), "echo");
     return { core, echo };
@@ -675,7 +677,7 @@ async function main(options: BenchOptions): Promise<void> {
       await copyFile(join(profileDir, written), file);
       await rm(join(profileDir, written));
       // The run itself and the second it takes the process to stop.
-      return { file, calls: answered, ...(await summarizeProfile(file, options.seconds + 1, answered)) };
+      return { file, ...(await summarizeProfile(file, options.seconds + 1, answered)) };
     }
   }
 }
