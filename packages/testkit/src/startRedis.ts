@@ -12,6 +12,8 @@ export interface StartRedisOptions {
   password?: string;
   /** Serve TLS only (`rediss://`), with this certificate and key; clients are not asked for certificates. */
   tls?: { certPath: string; keyPath: string; caPath: string };
+  /** Listen on this port rather than a free one: a server that comes up where a client was told to look. */
+  port?: number;
 }
 
 export interface RedisServer {
@@ -86,10 +88,15 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   };
 
   try {
-    await withFreePorts(1, async ([free = 0]) => {
-      port = free;
+    if (options.port === undefined) {
+      await withFreePorts(1, async ([free = 0]) => {
+        port = free;
+        await launch();
+      });
+    } else {
+      port = options.port;
       await launch();
-    });
+    }
   } catch (error) {
     await stop();
     throw error;

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createTotpClient, type TotpClient, TotpClientError } from "@totp-custody/client";
 import {
@@ -13,15 +16,29 @@ import {
   type TestPki,
   type Vault,
 } from "@totp-custody/testkit";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INVALIDATION_CHANNEL } from "../src/redis/RedisLink.js";
 import { CLIENT_NAMES, TEST_POLICY } from "./grpcHarness.js";
 
 // A TTL far above the freshness interval: a replica that still answered after the interval would answer for 30 s,
-// so "refused before the poll gives up" shows the freshness check (or Redis) at work, not the TTL.
+// so a refusal within the bound shows the freshness check (or Redis) at work, not the TTL.
 const CACHE_TTL_MS = 30_000;
-/** Only stops a poll that would never end; the figures are measured, not asserted. */
+/** The issue's bound: no replica serves a deleted or overwritten seed's codes this long after the OK answer. */
+const REVOCATION_BOUND_MS = 1000;
+/**
+ * With Redis the freshness check is pushed out to the TTL, so that only the published invalidation can bring a
+ * change within the bound: a broken subscription fails the test instead of passing on the freshness check.
+ */
+const NO_FRESHNESS_CHECK = { TOTP_CACHE_FRESHNESS_MS: String(CACHE_TTL_MS) };
+/** Only stops a poll that would never end, so that a replica past the bound still gives its figure. */
 const POLL_GIVE_UP_MS = 8_000;
 const POLL_EVERY_MS = 10;
+/**
+ * With a per-label limit of CODES_PER_LABEL a minute, polls this far apart spend it only after about half the bound:
+ * a slow invalidation is measured rather than cut short by the limit.
+ */
+const POLL_LIMITED_EVERY_MS = 25;
 const CODES_PER_LABEL = 20;
 const bot = "telegram-bot";
 
@@ -85,20 +102,24 @@ async function codeOrError(client: TotpClient, label: string, onBehalfOf: string
 }
 
 /**
- * Polls until `done` holds for what `client` answers; the milliseconds from `since` until it did. Fails when it
- * does not within POLL_GIVE_UP_MS, far below the cache TTL.
+ * Polls every `everyMs` until `done` holds for what `client` answers; the milliseconds from `since` until it did.
+ * Fails when it does not within POLL_GIVE_UP_MS, far below the cache TTL, or when the polls spent a rate limit
+ * before it did (then nothing more could be seen).
  */
 async function msUntil(
   since: number,
   poll: () => Promise<Awaited<ReturnType<typeof codeOrError>>>,
   done: (answer: Awaited<ReturnType<typeof codeOrError>>) => boolean,
+  everyMs = POLL_EVERY_MS,
 ): Promise<number> {
   for (;;) {
     const answer = await poll();
     const elapsed = performance.now() - since;
     if (done(answer)) return elapsed;
-    if (elapsed > POLL_GIVE_UP_MS) throw new Error(`still ${JSON.stringify(answer)} after ${Math.round(elapsed)} ms`);
-    await sleep(POLL_EVERY_MS);
+    if (elapsed > POLL_GIVE_UP_MS || answer.error === "RESOURCE_EXHAUSTED") {
+      throw new Error(`still ${JSON.stringify(answer)} after ${Math.round(elapsed)} ms`);
+    }
+    await sleep(everyMs);
   }
 }
 
@@ -119,7 +140,7 @@ async function metricsOf(port: number): Promise<Map<string, number>> {
  * it; then overwrites another label on replica 0 and the time until each other replica stops answering the old
  * seed's codes (and answers the new seed's).
  */
-async function measureRevocation(replicas: Replicas, principal: string) {
+async function measureRevocation(replicas: Replicas, principal: string, everyMs = POLL_EVERY_MS) {
   const [writer, ...others] = replicas.clients as [TotpClient, ...TotpClient[]];
   const warm = async (label: string) => {
     for (const client of replicas.clients) {
@@ -136,6 +157,7 @@ async function measureRevocation(replicas: Replicas, principal: string) {
         since,
         () => codeOrError(client, "gone", principal),
         (answer) => answer.error === "NOT_FOUND",
+        everyMs,
       ),
     ),
   );
@@ -158,6 +180,7 @@ async function measureRevocation(replicas: Replicas, principal: string) {
         () => codeOrError(client, "rotated", principal),
         // The new seed's code, which (but for a one-in-a-million coincidence) is not the old one's.
         (answer) => answer.code !== undefined && answer.code === expectedCode(newSecretText, answer.at),
+        everyMs,
       ),
     ),
   );
@@ -165,6 +188,30 @@ async function measureRevocation(replicas: Replicas, principal: string) {
 }
 
 const round = (values: number[]) => values.map((ms) => Math.round(ms));
+
+/** Logs the figures (for the report), then holds each replica's delete and overwrite to the bound. */
+function expectWithinBound(what: string, { deleteMs, overwriteMs }: { deleteMs: number[]; overwriteMs: number[] }) {
+  console.log(`revocation ${what}: delete seen after ${round(deleteMs)} ms, overwrite after ${round(overwriteMs)} ms`);
+  for (const ms of [...deleteMs, ...overwriteMs]) expect(ms).toBeLessThan(REVOCATION_BOUND_MS);
+}
+
+/** Waits (bounded) until `count` connections listen to the invalidations on `redis`, as Redis itself counts them. */
+async function waitForSubscribers(redis: RedisServer, count: number): Promise<void> {
+  const probe = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  try {
+    const since = performance.now();
+    for (;;) {
+      const [, subscribers] = (await probe.pubsub("NUMSUB", INVALIDATION_CHANNEL)) as [string, number];
+      if (subscribers >= count) return;
+      if (performance.now() - since > POLL_GIVE_UP_MS) {
+        throw new Error(`${subscribers} of ${count} replicas subscribed to invalidations`);
+      }
+      await sleep(50);
+    }
+  } finally {
+    probe.disconnect();
+  }
+}
 
 /** GenerateCode `calls` times for one label, spread round-robin over the replicas; the OK answers and the rest. */
 async function roundRobin(replicas: Replicas, label: string, principal: string, calls: number) {
@@ -199,19 +246,11 @@ describe("three replicas on one OpenBao, without Redis: the freshness check boun
   });
 
   it("vault-kv: after a delete or an overwrite on one replica, the others stop serving the old seed", async () => {
-    const { deleteMs, overwriteMs } = await measureRevocation(kv, "telegram:2001");
-    console.log(
-      `revocation without Redis (vault-kv, freshness 500 ms): delete seen after ${round(deleteMs)} ms, ` +
-        `overwrite after ${round(overwriteMs)} ms`,
-    );
+    expectWithinBound("without Redis (vault-kv, freshness 500 ms)", await measureRevocation(kv, "telegram:2001"));
   });
 
   it("vault-totp: the same through the label's metadata entry", async () => {
-    const { deleteMs, overwriteMs } = await measureRevocation(totp, "telegram:2002");
-    console.log(
-      `revocation without Redis (vault-totp, freshness 500 ms): delete seen after ${round(deleteMs)} ms, ` +
-        `overwrite after ${round(overwriteMs)} ms`,
-    );
+    expectWithinBound("without Redis (vault-totp, freshness 500 ms)", await measureRevocation(totp, "telegram:2002"));
   });
 
   it("counts limits per process: each replica gives its own allowance", async () => {
@@ -242,10 +281,12 @@ describe("three replicas on one OpenBao sharing a Redis with a password", () => 
     redis = await startRedis({ password: newSecret(10) });
     replicas = await startReplicas(pki, 3, {
       ...vaultEnv(vault),
+      ...NO_FRESHNESS_CHECK,
       TOTP_REDIS_URL: redis.url,
       TOTP_RATE_CODES_PER_LABEL: String(CODES_PER_LABEL),
     });
     for (const core of replicas.cores) await core.process.waitForOutput(/Redis available/, 10_000);
+    await waitForSubscribers(redis, 3);
   });
   afterAll(async () => {
     await replicas?.stop();
@@ -255,10 +296,43 @@ describe("three replicas on one OpenBao sharing a Redis with a password", () => 
   });
 
   it("drops a deleted or overwritten seed on every replica as soon as the invalidation arrives", async () => {
-    const { deleteMs, overwriteMs } = await measureRevocation(replicas, "telegram:3001");
-    console.log(
-      `revocation with Redis (vault-kv): delete seen after ${round(deleteMs)} ms, overwrite after ${round(overwriteMs)} ms`,
+    expectWithinBound(
+      "with Redis (vault-kv, freshness 30000 ms)",
+      await measureRevocation(replicas, "telegram:3001", POLL_LIMITED_EVERY_MS),
     );
+  });
+
+  it("gives a principal its call limit once across the three replicas, calls round-robin over several labels", async () => {
+    const perPrincipal = 30;
+    const limited = await startReplicas(pki, 3, {
+      ...vaultEnv(vault),
+      TOTP_REDIS_URL: redis.url,
+      TOTP_RATE_REQUESTS_PER_PRINCIPAL: String(perPrincipal),
+    });
+    try {
+      for (const core of limited.cores) await core.process.waitForOutput(/Redis available/, 10_000);
+      const principal = "telegram:3004";
+      const labels = ["one", "two", "three"];
+      // Each registration is a call too, drawn on the same limit.
+      for (const [i, label] of labels.entries()) {
+        await limited.clients[i]?.registerSeed({ label, onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+      }
+      const calls = 3 * perPrincipal;
+      let ok = labels.length;
+      const refusals = new Set<string>();
+      for (let i = 0; i < calls; i++) {
+        const client = limited.clients[i % limited.clients.length] as TotpClient;
+        const answer = await codeOrError(client, labels[Math.floor(i / 3) % labels.length] ?? "", principal);
+        if (answer.code !== undefined) ok++;
+        else refusals.add(answer.error ?? "");
+      }
+      console.log(`shared call limit ${perPrincipal}/min over 3 replicas: ${ok} OK of ${calls + labels.length} calls`);
+      expect(ok).toBeGreaterThanOrEqual(perPrincipal);
+      expect(ok).toBeLessThanOrEqual(perPrincipal + 2);
+      expect(refusals).toEqual(new Set(["RESOURCE_EXHAUSTED"]));
+    } finally {
+      await limited.stop();
+    }
   });
 
   it("gives a principal its per-label limit once across the three replicas, calls round-robin", async () => {
@@ -321,28 +395,48 @@ describe("Redis as an option, not a dependency", () => {
     await pki?.cleanup();
   });
 
-  it("starts when the configured Redis does not answer, says so in one line, and serves", async () => {
+  it("starts when the configured Redis does not answer, says so in one line, serves, and joins it once it answers", async () => {
     const nobody = await freePort();
-    const replicas = await startReplicas(pki, 1, {
+    const password = newSecret(10);
+    const replicas = await startReplicas(pki, 2, {
       ...vaultEnv(vault),
-      TOTP_REDIS_URL: `redis://:pw@127.0.0.1:${nobody}`,
+      ...NO_FRESHNESS_CHECK,
+      TOTP_REDIS_URL: `redis://:${password}@127.0.0.1:${nobody}`,
     });
+    let redis: RedisServer | undefined;
     try {
-      const [core] = replicas.cores as [RunningCore];
-      const lines = core.process.stdout.split("\n").filter((line) => /Redis/.test(line));
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/Redis unreachable at start: rate limits are per process until it answers/);
-      expect(lines[0]).toContain(`127.0.0.1:${nobody}`);
-      expect(lines[0]).not.toContain(":pw@");
-      await replicas.clients[0]?.registerSeed({
-        label: "works",
-        onBehalfOf: "telegram:4001",
-        otpauthUri: uriOf(newSecret()),
-      });
-      expect((await codeOrError(replicas.clients[0] as TotpClient, "works", "telegram:4001")).code).toMatch(/^\d{6}$/);
-      expect((await metricsOf(replicas.metricsPorts[0] ?? 0)).get("totp_redis_up")).toBe(0);
+      const [writer, reader] = replicas.clients as [TotpClient, TotpClient];
+      for (const core of replicas.cores) {
+        const lines = core.process.stdout.split("\n").filter((line) => /Redis/.test(line));
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/Redis unreachable at start: rate limits are per process until it answers/);
+        expect(lines[0]).toContain(`127.0.0.1:${nobody}`);
+        expect(lines[0]).not.toContain(password);
+      }
+      const principal = "telegram:4001";
+      await writer.registerSeed({ label: "works", onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+      expect((await codeOrError(writer, "works", principal)).code).toMatch(/^\d{6}$/);
+      for (const port of replicas.metricsPorts) expect((await metricsOf(port)).get("totp_redis_up")).toBe(0);
+
+      // Redis comes up where they were told to look: both take it up, invalidations included.
+      redis = await startRedis({ port: nobody, password });
+      for (const core of replicas.cores) await core.process.waitForOutput(/Redis available/, 10_000);
+      for (const port of replicas.metricsPorts) expect((await metricsOf(port)).get("totp_redis_up")).toBe(1);
+      await waitForSubscribers(redis, 2);
+      expect((await codeOrError(reader, "works", principal)).code).toMatch(/^\d{6}$/);
+      await writer.deleteSeed({ label: "works", onBehalfOf: principal });
+      const deleteMs = await msUntil(
+        performance.now(),
+        () => codeOrError(reader, "works", principal),
+        (answer) => answer.error === "NOT_FOUND",
+      );
+      console.log(
+        `revocation with Redis picked up after start (freshness 30000 ms): delete seen after ${Math.round(deleteMs)} ms`,
+      );
+      expect(deleteMs).toBeLessThan(REVOCATION_BOUND_MS);
     } finally {
       await replicas.stop();
+      await redis?.stop();
     }
   });
 
@@ -382,6 +476,48 @@ describe("Redis as an option, not a dependency", () => {
       client.close();
       await replicas.stop();
       await redis.stop();
+    }
+  });
+
+  it("logs in with the password of TOTP_REDIS_PASSWORD_FILE and shares the limits; a wrong one falls back", async () => {
+    const password = newSecret(10);
+    const redis = await startRedis({ password });
+    const dir = await mkdtemp(join(tmpdir(), "totp-redis-password-"));
+    const passwordFile = join(dir, "password");
+    // A Secret mounted from a file often ends in a newline.
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    const bare = `redis://127.0.0.1:${redis.port}`;
+    const env = { ...vaultEnv(vault), TOTP_REDIS_URL: bare, TOTP_RATE_CODES_PER_LABEL: String(CODES_PER_LABEL) };
+    const replicas = await startReplicas(pki, 2, { ...env, TOTP_REDIS_PASSWORD_FILE: passwordFile });
+    const wrong = await startReplicas(pki, 1, { ...env, TOTP_REDIS_PASSWORD: newSecret(10) });
+    try {
+      for (const core of replicas.cores) await core.process.waitForOutput(/Redis available/, 10_000);
+      for (const port of replicas.metricsPorts) expect((await metricsOf(port)).get("totp_redis_up")).toBe(1);
+      const principal = "telegram:4003";
+      await replicas.clients[0]?.registerSeed({ label: "auth", onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+      const { ok, refusals } = await roundRobin(replicas, "auth", principal, 2 * CODES_PER_LABEL + 2);
+      expect(ok).toBeGreaterThanOrEqual(CODES_PER_LABEL);
+      expect(ok).toBeLessThanOrEqual(CODES_PER_LABEL + 2);
+      expect(new Set(refusals)).toEqual(new Set(["RESOURCE_EXHAUSTED"]));
+
+      // Refused by the server: one line naming the address and Redis's reason, never the password; calls served.
+      const [core] = wrong.cores as [RunningCore];
+      const lines = core.process.stdout.split("\n").filter((line) => /Redis/.test(line));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/Redis unreachable at start: rate limits are per process until it answers/);
+      expect(lines[0]).toMatch(/WRONGPASS/);
+      const client = wrong.clients[0] as TotpClient;
+      await client.registerSeed({ label: "wrong", onBehalfOf: principal, otpauthUri: uriOf(newSecret()) });
+      const outcomes = [];
+      for (let i = 0; i < CODES_PER_LABEL; i++) outcomes.push((await codeOrError(client, "wrong", principal)).error);
+      expect(outcomes.filter((error) => error !== undefined)).toEqual([]);
+      expect((await metricsOf(wrong.metricsPorts[0] ?? 0)).get("totp_redis_up")).toBe(0);
+      for (const running of [...replicas.cores, core]) expect(running.process.stdout).not.toContain(password);
+    } finally {
+      await replicas.stop();
+      await wrong.stop();
+      await redis.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -20,7 +20,7 @@ export interface RedisConfig {
 /** While Redis is unavailable, how often a PING asks whether it is back. */
 const PROBE_MS = 1000;
 /** Where replicas announce the labels they changed. */
-const INVALIDATION_CHANNEL = "totp-core:invalidate";
+export const INVALIDATION_CHANNEL = "totp-core:invalidate";
 
 /**
  * totp-core's two connections to Redis (commands, and the subscription to invalidations) and what it knows of
@@ -37,6 +37,8 @@ export class RedisLink implements InvalidationChannel {
   #available = false;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
+  /** What the server or the socket last said went wrong: a failed connect() only says "Connection is closed". */
+  #lastError: Error | undefined;
 
   private constructor(config: RedisConfig, log: Logger) {
     this.#config = config;
@@ -54,9 +56,19 @@ export class RedisLink implements InvalidationChannel {
       ...(config.tls && config.caPem ? { tls: { ca: config.caPem } } : {}),
     };
     this.client = new Redis(config.url, options);
-    this.#subscriber = this.client.duplicate();
-    // Failures show in the commands that meet them; ioredis would print every reconnection attempt's error.
-    for (const connection of [this.client, this.#subscriber]) connection.on("error", () => {});
+    // Subscribed here at each ready, the first included: ioredis would only renew a subscription made on an earlier
+    // connection, so a replica whose first attempt failed (Redis down at start) would never hear of invalidations.
+    this.#subscriber = this.client.duplicate({ autoResubscribe: false });
+    this.#subscriber.on("ready", () => {
+      // A connection lost before it answers is subscribed at its next ready; the freshness check covers the gap.
+      this.#subscriber.subscribe(INVALIDATION_CHANNEL).catch(() => {});
+    });
+    // Failures show in the commands that meet them, and the last one in a failed start's line; unheard, ioredis
+    // would print every reconnection attempt's error.
+    this.client.on("error", (err: Error) => {
+      this.#lastError = err;
+    });
+    this.#subscriber.on("error", () => {});
     this.client.on("close", () => this.markUnavailable(new Error("connection closed")));
     this.client.on("ready", () => this.#markAvailable());
   }
@@ -67,15 +79,13 @@ export class RedisLink implements InvalidationChannel {
    */
   static async connect(config: RedisConfig, log: Logger): Promise<RedisLink> {
     const link = new RedisLink(config, log);
-    // Subscribed again by ioredis after each reconnection; the cache's freshness check covers the gap.
-    link.#subscriber.connect().then(
-      () => link.#subscriber.subscribe(INVALIDATION_CHANNEL),
-      () => {},
-    );
+    // A failed first attempt is retried like any reconnection; the subscription follows its ready.
+    link.#subscriber.connect().catch(() => {});
     try {
       await link.client.connect();
     } catch (err) {
-      link.#goDown(err, "Redis unreachable at start");
+      // A refused password is a reason to give, and the one a closed connection would hide.
+      link.#goDown(link.#lastError ?? err, "Redis unreachable at start");
     }
     return link;
   }

@@ -1924,8 +1924,8 @@ export const TotpServiceService = {
    * the answer for every personal name): it never says that the name is shared, or anything about the team label.
    * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
-   * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
-   * 500 ms by default, without it).
+   * replica answers the old seed's codes (at once with Redis configured; otherwise within the cache freshness
+   * interval, 500 ms by default: the bound holds while it is set under about 900 ms).
    */
   registerSeed: {
     path: "/totp.v1.TotpService/RegisterSeed" as const,
@@ -1955,7 +1955,8 @@ export const TotpServiceService = {
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
    * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
-   * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
+   * with Redis configured; otherwise within the cache freshness interval, 500 ms by default: the bound holds while
+   * it is set under about 900 ms).
    */
   deleteSeed: {
     path: "/totp.v1.TotpService/DeleteSeed" as const,
@@ -2007,8 +2008,8 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
    * the answer for every personal name): it never says that the name is shared, or anything about the team label.
    * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
-   * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
-   * 500 ms by default, without it).
+   * replica answers the old seed's codes (at once with Redis configured; otherwise within the cache freshness
+   * interval, 500 ms by default: the bound holds while it is set under about 900 ms).
    */
   registerSeed: handleUnaryCall<RegisterSeedRequest, RegisterSeedResponse>;
   /**
@@ -2021,7 +2022,8 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
    * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
-   * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
+   * with Redis configured; otherwise within the cache freshness interval, 500 ms by default: the bound holds while
+   * it is set under about 900 ms).
    */
   deleteSeed: handleUnaryCall<DeleteSeedRequest, DeleteSeedResponse>;
   /**
@@ -2071,8 +2073,8 @@ export interface TotpServiceClient extends Client {
    * the answer for every personal name): it never says that the name is shared, or anything about the team label.
    * Only a caller who may read the label (and so sees it in ListLabels) is told that it is shared.
    * An overwrite applies on every replica of a Vault-backed service within 1 s of the OK answer: from then on no
-   * replica answers the old seed's codes (at once with Redis configured; within the cache freshness interval,
-   * 500 ms by default, without it).
+   * replica answers the old seed's codes (at once with Redis configured; otherwise within the cache freshness
+   * interval, 500 ms by default: the bound holds while it is set under about 900 ms).
    */
   registerSeed(
     request: RegisterSeedRequest,
@@ -2113,7 +2115,8 @@ export interface TotpServiceClient extends Client {
    * Errors: NOT_FOUND when the label does not exist or the caller may not read it (indistinguishable, as for
    * GenerateCode); PERMISSION_DENIED when the caller may read a shared label but does not manage it.
    * Within 1 s of the OK answer no replica of a Vault-backed service answers codes of the label any more (at once
-   * with Redis configured; within the cache freshness interval, 500 ms by default, without it).
+   * with Redis configured; otherwise within the cache freshness interval, 500 ms by default: the bound holds while
+   * it is set under about 900 ms).
    */
   deleteSeed(
     request: DeleteSeedRequest,
