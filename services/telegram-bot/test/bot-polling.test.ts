@@ -136,6 +136,19 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     expect(world.tg.message(alice.id, photo)?.deleted).toBe(true);
   });
 
+  it("apologises when its reply cannot be sent, and says the seed message is gone", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    // As many failures as the bot's attempts at one sendMessage: the reply is lost, the apology goes out.
+    world.tg.failNext(5, { method: "sendMessage", status: 502 });
+    const sent = world.tg.sendText(alice, `/add unsent ${seed}`);
+    const apology = await botReplyAfter(world.tg, alice.id, sent);
+    expect(apology.text).toBe(
+      "Something went wrong on my side. Please try again later.\nI deleted your message: it carried a seed.",
+    );
+    expect(world.tg.message(alice.id, sent)?.deleted).toBe(true);
+  });
+
   it("reads a seed in a file's caption as text: stored, and the message deleted", async () => {
     const seed = newSecret();
     secrets.add(seed);
