@@ -1,11 +1,13 @@
 import {
   type ChatDeps,
   type ChatReply,
+  errorReply,
   handleAction,
   handleImage,
   handleMessage,
   looksLikeSeed,
   notAllowedReply,
+  principalOf,
   untilCoreAnswers,
 } from "@totp-custody/chat";
 import type { Logger } from "pino";
@@ -83,10 +85,22 @@ async function replace(deps: AnswerDeps, place: Place, message: TelegramMessage)
   }
 }
 
-async function coreReply(deps: AnswerDeps, input: Exclude<BotInput, { kind: "ignore" }>): Promise<ChatReply> {
+type Answerable = Exclude<BotInput, { kind: "ignore" }>;
+
+const EDITED_SEED_REPLY: ChatReply = {
+  paragraphs: [
+    [{ kind: "text", text: "I read seeds only in new messages, not in edits: send it again as a new message." }],
+  ],
+};
+
+/** The core's reply to an input; the seed message, if any, is already deleted. */
+async function coreReply(deps: AnswerDeps, input: Answerable): Promise<ChatReply> {
   switch (input.kind) {
     case "text":
       return handleMessage(input.ctx, input.text, deps.chat);
+    case "edited":
+      // In a group the core's own answer to a seed sent there (never registered, set up a new one) is the right one.
+      return input.ctx.origin === "public" ? handleMessage(input.ctx, input.text, deps.chat) : EDITED_SEED_REPLY;
     case "action":
       return input.action === undefined
         ? { paragraphs: [[{ kind: "text", text: "That button no longer works: send /list for fresh ones." }]] }
@@ -103,7 +117,7 @@ async function coreReply(deps: AnswerDeps, input: Exclude<BotInput, { kind: "ign
       try {
         image = await downloadImage(deps, input.fileId);
       } catch (err) {
-        // The photo may show a seed: it is still deleted, and the user told to send it again.
+        // The photo may show a seed: it is deleted already, and the user told to send it again.
         deps.log.warn({ err }, "could not download an image");
         return {
           paragraphs: [[{ kind: "text", text: "I could not fetch that image from Telegram. Please send it again." }]],
@@ -115,29 +129,26 @@ async function coreReply(deps: AnswerDeps, input: Exclude<BotInput, { kind: "ign
   }
 }
 
-/** A refused user's message that carried a seed is still deleted: it must not stay in the chat. */
-function carriesSeed(input: Exclude<BotInput, { kind: "ignore" }>): boolean {
-  return (input.kind === "text" && looksLikeSeed(input.text)) || input.kind === "image";
+/**
+ * Whether the user's message may show a seed, read before anything else is done with it: text the core's seed
+ * detection flags, any image (even one the decoder cannot read may show a seed), an edit that put a seed in.
+ */
+function carriesSeed(input: Answerable): boolean {
+  return ((input.kind === "text" || input.kind === "edited") && looksLikeSeed(input.text)) || input.kind === "image";
 }
 
-/**
- * Answers one routed update end to end: the allowlist, the core's reply (held while the core is unreachable), the
- * deletion of a message that carried a seed, the answer (a new message, or an edit of the pressed one), and the
- * expiry of a shown code. Never logs a message's text, a seed or a code: only ids and outcomes.
- */
-export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<void> {
-  if (input.kind === "ignore") return;
+/** The allowlist, the core's reply (held while the core is unreachable), the answer, the expiry of a shown code. */
+async function answerInput(deps: AnswerDeps, input: Answerable, deletion: Deletion | undefined): Promise<void> {
   const { ctx, place } = input;
   if (deps.allowedUsers !== undefined && !deps.allowedUsers.has(ctx.userId)) {
     deps.log.info({ userId: ctx.userId }, "user not in TELEGRAM_ALLOWED_USERS; refused");
-    const refusal = renderReply(notAllowedReply(ctx));
+    const refusal = renderReply(notAllowedReply(ctx), deletion);
     if (input.kind === "action") {
       await call(deps, "answerCallbackQuery", () =>
         deps.telegram.answerCbQuery(input.queryId, refusal.text.slice(0, 200), { show_alert: true }),
       );
       return;
     }
-    if (carriesSeed(input)) await deleteUserMessage(deps, place);
     await send(deps, place.chatId, refusal);
     return;
   }
@@ -149,11 +160,36 @@ export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<v
     );
   }
   const reply = await untilCoreAnswers(() => coreReply(deps, input), { signal: deps.stopping });
-  const deletion = reply.deleteUserMessage ? await deleteUserMessage(deps, place) : undefined;
-  const message = renderReply(reply, deletion);
+  // The core also asks to delete messages that only looked like a seed's place (`/add shop hunter2`).
+  const deleted = deletion ?? (reply.deleteUserMessage ? await deleteUserMessage(deps, place) : undefined);
+  const message = renderReply(reply, deleted);
   const inPlace = input.kind === "action" && reply.replacesMessage === true;
   const shown = inPlace ? await replace(deps, place, message) : await send(deps, place.chatId, message);
   if (reply.code !== undefined) deps.expiry.schedule(shown, reply.code.label, reply.code.expiresAt);
   else if (inPlace) deps.expiry.cancel(shown);
-  deps.log.info({ userId: ctx.userId, kind: input.kind, shownCode: reply.code !== undefined, deletion }, "answered");
+  deps.log.info(
+    { userId: ctx.userId, kind: input.kind, shownCode: reply.code !== undefined, deletion: deleted },
+    "answered",
+  );
+}
+
+/**
+ * Answers one routed update end to end, and never rejects. A message that may show a seed is deleted first, before
+ * the allowlist, a wait for an unreachable core or a photo's download: it stays in the chat no longer than one
+ * deleteMessage, whatever comes after. A failure after that gets the generic apology, which still says what became
+ * of the seed message. Never logs a message's text, a seed or a code: only ids and outcomes.
+ */
+export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<void> {
+  if (input.kind === "ignore") return;
+  const deletion = carriesSeed(input) ? await deleteUserMessage(deps, input.place) : undefined;
+  try {
+    await answerInput(deps, input, deletion);
+  } catch (err) {
+    deps.log.error({ err, kind: input.kind }, "update failed");
+    // The same words as for any failure the core does not explain, and never the error's text.
+    const apology = renderReply(errorReply(err, { principal: principalOf(input.ctx) }), deletion);
+    await send(deps, input.place.chatId, apology).catch((sendErr: unknown) =>
+      deps.log.warn({ err: sendErr }, "could not send the apology"),
+    );
+  }
 }

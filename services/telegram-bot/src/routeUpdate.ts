@@ -1,4 +1,4 @@
-import { type ChatAction, type ChatContext, decodeAction } from "@totp-custody/chat";
+import { type ChatAction, type ChatContext, decodeAction, looksLikeSeed } from "@totp-custody/chat";
 import type { Update } from "telegraf/types";
 
 /** Where an answer goes and which message it is about. */
@@ -11,6 +11,11 @@ export interface Place {
 export type BotInput =
   | { kind: "text"; ctx: ChatContext; place: Place; text: string }
   | { kind: "image"; ctx: ChatContext; place: Place; fileId: string; fileSize?: number; caption?: string }
+  /**
+   * A message edited to carry a seed: deleted and not acted on, since an edit is no request (bots ignore edits) and
+   * the seed would otherwise stay in the chat.
+   */
+  | { kind: "edited"; ctx: ChatContext; place: Place; text: string }
   /** A button press; `action` undefined when its data is not one this bot writes (forged, or from an old release). */
   | { kind: "action"; ctx: ChatContext; place: Place; queryId: string; action: ChatAction | undefined }
   | { kind: "ignore" };
@@ -56,6 +61,14 @@ export function routeUpdate(update: Update, botUsername: string): BotInput {
       action: decodeAction(query.data),
     };
   }
+  if ("edited_message" in update) {
+    const edited = update.edited_message;
+    if (edited.from === undefined || edited.from.is_bot) return IGNORE;
+    const text = "text" in edited ? edited.text : "caption" in edited ? (edited.caption ?? "") : "";
+    if (!looksLikeSeed(text)) return IGNORE;
+    const place = { chatId: edited.chat.id, messageId: edited.message_id };
+    return { kind: "edited", ctx: contextOf(edited.from, edited.chat), place, text };
+  }
   if (!("message" in update)) return IGNORE;
   const message = update.message;
   if (message.from === undefined || message.from.is_bot) return IGNORE;
@@ -77,11 +90,13 @@ export function routeUpdate(update: Update, botUsername: string): BotInput {
     const { file_id, file_size } = message.document;
     return { kind: "image", ctx, place, fileId: file_id, fileSize: file_size, caption: message.caption };
   }
-  if ("text" in message) {
-    const text = commandText(message.text, botUsername);
+  // The caption of any other file (a PDF, a video) is read as text: it may carry a command, or a seed to delete.
+  const written = "text" in message ? message.text : "caption" in message ? message.caption : undefined;
+  if (written !== undefined) {
+    const text = commandText(written, botUsername);
     return text === undefined ? IGNORE : { kind: "text", ctx, place, text };
   }
-  // A sticker, a voice note, a caption-only file: the core answers empty text with its hint. In a group, only what
-  // is addressed to the bot reaches it (privacy mode), so this does not answer every message there.
+  // A sticker, a voice note, a file without caption: the core answers empty text with its hint. In a group, only
+  // what is addressed to the bot reaches it (privacy mode), so this does not answer every message there.
   return ctx.origin === "private" ? { kind: "text", ctx, place, text: "" } : IGNORE;
 }

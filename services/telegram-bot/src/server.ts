@@ -1,14 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  CORE_WAIT_MS,
-  errorReply,
-  type HealthServer,
-  type HostPort,
-  principalOf,
-  startHealthServer,
-} from "@totp-custody/chat";
+import { CORE_WAIT_MS, type HealthServer, type HostPort, startHealthServer } from "@totp-custody/chat";
 import { createTotpClient } from "@totp-custody/client";
 import type { Logger } from "pino";
 import { Telegraf, TelegramError } from "telegraf";
@@ -17,7 +10,7 @@ import { answerUpdate } from "./answerUpdate.js";
 import { CodeExpiry } from "./CodeExpiry.js";
 import type { Config } from "./config.js";
 import { withoutToken } from "./logger.js";
-import { renderExpired, renderReply } from "./renderReply.js";
+import { renderExpired } from "./renderReply.js";
 import { routeUpdate } from "./routeUpdate.js";
 
 import { withTelegramRetry } from "./withTelegramRetry.js";
@@ -43,7 +36,7 @@ export const COMMANDS: BotCommand[] = [
 ];
 
 /** The updates the bot reads; anything else Telegram keeps to itself. */
-const ALLOWED_UPDATES = ["message", "callback_query"] as const;
+const ALLOWED_UPDATES = ["message", "edited_message", "callback_query"] as const;
 
 const addressOf = ({ host, port }: HostPort) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
@@ -95,14 +88,7 @@ export async function startBot(config: Config, log: Logger): Promise<RunningBot>
 
   const inHand = new Set<Promise<void>>();
   bot.use(async (ctx) => {
-    const input = routeUpdate(ctx.update, ctx.botInfo.username);
-    const work = answerUpdate({ ...deps, telegram: ctx.telegram }, input).catch(async (err: unknown) => {
-      log.error({ err, updateId: ctx.update.update_id }, "update failed");
-      if (input.kind === "ignore") return;
-      // The same words as for any failure the core does not explain, and never the error's text.
-      const apology = renderReply(errorReply(err, { principal: principalOf(input.ctx) }));
-      await ctx.telegram.sendMessage(input.place.chatId, apology.text, apology).catch(() => undefined);
-    });
+    const work = answerUpdate({ ...deps, telegram: ctx.telegram }, routeUpdate(ctx.update, ctx.botInfo.username));
     inHand.add(work);
     try {
       await work;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { newSecret, qrImage, type TgUser } from "@totp-custody/testkit";
+import { migrationUri, newSecret, qrImage, type TgUser } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/server.js";
 import {
@@ -9,6 +9,7 @@ import {
   botReplyAfter,
   expectNoSecretIn,
   isCodeOf,
+  requestAbout,
   shownCode,
   startBotProcess,
   startWorld,
@@ -66,8 +67,11 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
       timeoutMs: 30_000,
       what: "the expired code message deleted",
     });
-    // Deleted at the period's end, not before (the clocks are the same machine's; 1 s of slack for scheduling).
-    expect(Date.now()).toBeGreaterThanOrEqual(periodEnd - 1000);
+    // Deleted at the period's end, not before and not much after (the clocks are the same machine's; 1 s of slack
+    // for scheduling before, 3 s after).
+    const deletedAt = requestAbout(world, "deleteMessage", alice.id, shown.messageId)?.at ?? Number.NaN;
+    expect(deletedAt).toBeGreaterThanOrEqual(periodEnd - 1000);
+    expect(deletedAt).toBeLessThanOrEqual(periodEnd + 3000);
   });
 
   it("shows no code and takes no seed in a group", async () => {
@@ -132,6 +136,72 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     expect(world.tg.message(alice.id, photo)?.deleted).toBe(true);
   });
 
+  it("apologises when its reply cannot be sent, and says the seed message is gone", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    // As many failures as the bot's attempts at one sendMessage: the reply is lost, the apology goes out.
+    world.tg.failNext(5, { method: "sendMessage", status: 502 });
+    const sent = world.tg.sendText(alice, `/add unsent ${seed}`);
+    const apology = await botReplyAfter(world.tg, alice.id, sent);
+    expect(apology.text).toBe(
+      "Something went wrong on my side. Please try again later.\nI deleted your message: it carried a seed.",
+    );
+    expect(world.tg.message(alice.id, sent)?.deleted).toBe(true);
+  });
+
+  it("reads a seed in a file's caption as text: stored, and the message deleted", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    const sent = world.tg.sendDocument(alice, Buffer.from("%PDF-1.4\n"), {
+      caption: `/add filed ${seed}`,
+      fileName: "notes.pdf",
+      mimeType: "application/pdf",
+    });
+    const reply = await botReplyAfter(world.tg, alice.id, sent);
+    expect(reply.text).toBe(
+      "Stored filed, 6 digits every 30 s. Get its code with /code filed.\nI deleted your message: it carried a seed.",
+    );
+    expect(world.tg.message(alice.id, sent)?.deleted).toBe(true);
+  });
+
+  it("deletes a message edited to carry a seed, and asks for it in a new message", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    const sent = world.tg.sendText(alice, "/whoami");
+    const first = await botReplyAfter(world.tg, alice.id, sent);
+    world.tg.editText(alice, alice.id, sent, `/add edited ${seed}`);
+    const reply = await botReplyAfter(world.tg, alice.id, first.messageId);
+    expect(reply.text).toBe(
+      "I read seeds only in new messages, not in edits: send it again as a new message.\n" +
+        "I deleted your message: it carried a seed.",
+    );
+    expect(world.tg.message(alice.id, sent)?.deleted).toBe(true);
+    const check = world.tg.sendText(alice, "/code edited");
+    expect((await botReplyAfter(world.tg, alice.id, check)).text).toMatch(/^There is no label edited/);
+  });
+
+  it("keeps a long /list within Telegram's 4096 characters, every label still a button", async () => {
+    // Two exports of nine accounts with long names, each export a message of the size a user can send.
+    for (const batch of ["p", "q"]) {
+      const entries = Array.from({ length: 9 }, (_, i) => {
+        const secret = newSecret();
+        secrets.add(secret);
+        return { secret, issuer: `${batch}${i}-${"Issuer".repeat(20)}`, name: `account-${i}-${"x".repeat(58)}` };
+      });
+      const uri = migrationUri(entries);
+      expect(uri.length + "/import ".length).toBeLessThanOrEqual(4096);
+      const sent = world.tg.sendText(alice, `/import ${uri}`);
+      expect((await botReplyAfter(world.tg, alice.id, sent)).text).toMatch(/^Imported 9 of 9 entries/);
+    }
+    const sent = world.tg.sendText(alice, "/list");
+    const listed = await botReplyAfter(world.tg, alice.id, sent);
+    expect(listed.text.length).toBeLessThanOrEqual(4096);
+    expect(listed.text).toMatch(/^Your labels\n/);
+    expect(listed.text).toMatch(/\n…and \d+ more lines, too many for one Telegram message\.$/);
+    const labels = listed.buttons.flat().map((b) => b.text);
+    expect(labels.filter((text) => /^[pq]\d-issuer/.test(text))).toHaveLength(18);
+  });
+
   it("is ready when the Bot API and totp-core answer, and says which is not", async () => {
     const ready = await fetch(`http://127.0.0.1:${bot.healthPort}/readyz`);
     expect(ready.status).toBe(200);
@@ -150,6 +220,29 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     const reply = await botReplyAfter(world.tg, alice.id, sent);
     secrets.add(shownCode(reply));
     expect(world.tg.chat(alice.id).some((m) => m.text.includes("unavailable"))).toBe(false);
+  });
+
+  it("deletes a seed message at once while totp-core is down, and stores the seed once it is back", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    let sent = 0;
+    await world.restartCore(async () => {
+      sent = world.tg.sendText(alice, `/add outage ${seed}`);
+      await world.tg.waitFor(() => world.tg.message(alice.id, sent)?.deleted, {
+        timeoutMs: 10_000,
+        what: "the seed message deleted while totp-core is down",
+      });
+      expect(world.tg.chat(alice.id).filter((m) => m.from === "bot" && m.messageId > sent)).toEqual([]);
+    });
+    const reply = await botReplyAfter(world.tg, alice.id, sent);
+    expect(reply.text).toBe(
+      "Stored outage, 6 digits every 30 s. Get its code with /code outage.\nI deleted your message: it carried a seed.",
+    );
+    const asked = Date.now();
+    const check = world.tg.sendText(alice, "/code outage");
+    const code = shownCode(await botReplyAfter(world.tg, alice.id, check));
+    secrets.add(code);
+    expect(isCodeOf(code, seed, asked)).toBe(true);
   });
 
   it("stops on SIGTERM: finishes, expires the codes still shown, exits 0", async () => {

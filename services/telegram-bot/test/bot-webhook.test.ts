@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, newSecret, type TgUpdate, type TgUser } from "@totp-custody/testkit";
+import { freePort, newSecret, qrImage, type TgUpdate, type TgUser } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type BotProcess,
@@ -8,6 +8,7 @@ import {
   botReplyAfter,
   expectNoSecretIn,
   isCodeOf,
+  requestAbout,
   shownCode,
   startBotProcess,
   startWorld,
@@ -93,6 +94,7 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     const code = shownCode(shown);
     secrets.add(code);
     expect(isCodeOf(code, seed, asked, { period: 10 })).toBe(true);
+    const periodEnd = Math.ceil(Date.now() / 10_000) * 10_000;
     const expired = await world.tg.waitFor(
       () => {
         const now = world.tg.message(carol.id, shown.messageId);
@@ -104,6 +106,10 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     expect(expired.text).not.toContain(code);
     expect(expired.entities.filter((e) => e.type === "spoiler")).toEqual([]);
     expect(expired.deleted).toBe(false);
+    // Edited at the period's end, not before and not much after (1 s of slack for scheduling before, 3 s after).
+    const editedAt = requestAbout(world, "editMessageText", carol.id, shown.messageId)?.at ?? Number.NaN;
+    expect(editedAt).toBeGreaterThanOrEqual(periodEnd - 1000);
+    expect(editedAt).toBeLessThanOrEqual(periodEnd + 3000);
     // Refresh on the expired message shows a new code in it.
     const before = world.tg.requests.length;
     world.tg.pressButton(carol, carol.id, shown.messageId, { text: "Refresh" });
@@ -121,8 +127,10 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     expect(refusal.text).toMatch(/^Sorry, this bot answers only the people its operator listed/);
     expect(refusal.text).toContain(`telegram:${mallory.id}`);
     const withSeed = world.tg.sendText(mallory, `/add mine ${seed}`);
-    await botReplyAfter(world.tg, mallory.id, withSeed);
+    const refused = await botReplyAfter(world.tg, mallory.id, withSeed);
     expect(world.tg.message(mallory.id, withSeed)?.deleted).toBe(true);
+    expect(refused.text).toMatch(/^Sorry, this bot answers only the people its operator listed/);
+    expect(refused.text).toMatch(/\nI deleted your message: it carried a seed\.$/);
     expect(await world.auditedPrincipals()).not.toContain(`telegram:${mallory.id}`);
     expect((await world.auditedPrincipals()).filter((p) => p === `telegram:${carol.id}`).length).toBeGreaterThan(5);
   });
@@ -148,6 +156,29 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     // Delivered once, answered once: Telegram saw no failed delivery to repeat.
     await world.tg.settled(60_000);
     expect(world.tg.chat(carol.id).filter((m) => m.from === "bot" && m.messageId > sent)).toHaveLength(1);
+  });
+
+  it("deletes a QR photo at once while totp-core is down, and stores its seed once the core is back", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    const jpeg = qrImage(`otpauth://totp/Down:c?secret=${seed}`, { format: "jpeg", size: 800, quality: 80 });
+    let sent = 0;
+    await world.restartCore(async () => {
+      sent = world.tg.sendPhoto(carol, jpeg, { caption: "down" });
+      await world.tg.waitFor(() => world.tg.message(carol.id, sent)?.deleted, {
+        timeoutMs: 10_000,
+        what: "the photo deleted while totp-core is down",
+      });
+      expect(world.tg.chat(carol.id).filter((m) => m.from === "bot" && m.messageId > sent)).toEqual([]);
+    });
+    const reply = await botReplyAfter(world.tg, carol.id, sent);
+    expect(reply.text).toMatch(/^Stored down \(Down, c\), 6 digits every 30 s\./);
+    expect(reply.text).toMatch(/\nI deleted your message: it carried a seed\.$/);
+    const asked = Date.now();
+    const check = world.tg.sendText(carol, "/code down");
+    const code = shownCode(await botReplyAfter(world.tg, carol.id, check));
+    secrets.add(code);
+    expect(isCodeOf(code, seed, asked)).toBe(true);
   });
 
   it("stops on SIGTERM: closes the listener and exits 0", async () => {

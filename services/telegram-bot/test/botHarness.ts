@@ -2,10 +2,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createTotpClient } from "@totp-custody/client";
 import {
   codesBetween,
   makeTestPki,
   type ProcessHandle,
+  type RequestRecord,
   type RunningCore,
   runProcess,
   startTelegramServer,
@@ -66,6 +68,8 @@ export interface BotWorld {
   auditFile: string;
   /** Principals of the calls that reached totp-core, from its audit log. */
   auditedPrincipals(): Promise<string[]>;
+  /** Stores a seed as the policy's admin (service:admin), the way a team label is set up. */
+  registerAsAdmin(label: string, otpauthUri: string): Promise<void>;
   /** Stops totp-core and starts it again on the same port, the seeds staying in OpenBao. */
   restartCore(between?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
@@ -100,6 +104,21 @@ export async function startWorld(policyFor: (tg: TelegramServer) => string): Pro
         .split("\n")
         .filter(Boolean)
         .map((line) => String(JSON.parse(line).principal ?? ""));
+    },
+    async registerAsAdmin(label, otpauthUri) {
+      const admin = pki.clients.admin;
+      if (!admin) throw new Error("the test PKI has no admin certificate");
+      const client = createTotpClient({
+        address: core.address,
+        ca: pki.ca.certPem,
+        cert: admin.certPem,
+        key: admin.keyPem,
+      });
+      try {
+        await client.registerSeed({ label, otpauthUri });
+      } finally {
+        client.close();
+      }
     },
     async restartCore(between) {
       const listen = core.env.TOTP_LISTEN;
@@ -156,6 +175,22 @@ export function botReplyAfter(tg: TelegramServer, chatId: number, after: number)
     timeoutMs: 60_000,
     what: `a bot reply after message ${after} in chat ${chatId}`,
   });
+}
+
+/** The accepted Bot API call of `method` about message `messageId` in `chatId` (a deletion, an edit). */
+export function requestAbout(
+  world: BotWorld,
+  method: string,
+  chatId: number,
+  messageId: number,
+): RequestRecord | undefined {
+  return world.tg.requests.find(
+    (r) =>
+      r.method === method &&
+      r.status === 200 &&
+      Number(r.params.chat_id) === chatId &&
+      Number(r.params.message_id) === messageId,
+  );
 }
 
 /**

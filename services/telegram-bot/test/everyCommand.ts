@@ -86,13 +86,24 @@ export async function checkEveryCommand(world: BotWorld, user: TgUser, secrets: 
   secrets.add(again);
   expect(isCodeOf(again, typed, refreshedAt)).toBe(true);
 
-  // /list: personal labels, one button each; a press shows that label's code in a new message.
+  // A team label, set up by the admin; the user reads it through the policy's ops group.
+  const team = newSecret();
+  secrets.add(team);
+  await world.registerAsAdmin("team-aws", `otpauth://totp/AWS:ops?secret=${team}&issuer=AWS`);
+
+  // /list: personal and team labels apart, one button each; a press shows that label's code in a new message.
   const listed = await say("/list");
-  expect(listed.reply.visibleText.split("\n")).toEqual(
-    expect.arrayContaining(["Your labels", "github: GitHub, alice", "shop: Shop, me"]),
-  );
+  expect(listed.reply.visibleText.split("\n")).toEqual([
+    "Your labels",
+    "github: GitHub, alice",
+    "mail-mail: Mail, mail",
+    "shop: Shop, me",
+    "work-chat-chat: Chat, chat",
+    "Team labels (shared)",
+    "team-aws: AWS, ops",
+  ]);
   const buttons = listed.reply.buttons.flat();
-  expect(buttons.map((b) => b.text)).toEqual(expect.arrayContaining(["github", "shop"]));
+  expect(buttons.map((b) => b.text)).toEqual(["github", "mail-mail", "shop", "work-chat-chat", "team-aws (team)"]);
   for (const button of buttons) expect(Buffer.byteLength(button.callback_data ?? "")).toBeLessThanOrEqual(64);
   const pressedAt = Date.now();
   tg.pressButton(user, chat, listed.reply.messageId, { text: "shop" });
@@ -100,6 +111,13 @@ export async function checkEveryCommand(world: BotWorld, user: TgUser, secrets: 
   const eight = shownCode(shopCode);
   secrets.add(eight);
   expect(isCodeOf(eight, scanned, pressedAt, { digits: 8 })).toBe(true);
+  const teamPressedAt = Date.now();
+  tg.pressButton(user, chat, listed.reply.messageId, { text: "team-aws (team)" });
+  const teamCode = await botReplyAfter(tg, chat, shopCode.messageId);
+  expect(teamCode.text).toMatch(/^Code for team-aws \(AWS, ops\)\n/);
+  const shared = shownCode(teamCode);
+  secrets.add(shared);
+  expect(isCodeOf(shared, team, teamPressedAt)).toBe(true);
 
   // Errors in words: an unknown label, an invalid seed with the core's reason.
   expect((await say("/code nosuch")).reply.text).toBe(
@@ -117,7 +135,9 @@ export async function checkEveryCommand(world: BotWorld, user: TgUser, secrets: 
   await tg.waitFor(() => tg.message(chat, asking.reply.messageId)?.text.startsWith("Nothing was removed"), {
     what: "the cancelled removal",
   });
-  expect(shownCode(await say("/code github").then((r) => r.reply))).toMatch(/^\d{6}$/);
+  const kept = shownCode((await say("/code github")).reply);
+  secrets.add(kept);
+  expect(isCodeOf(kept, typed, Date.now() - 30_000)).toBe(true);
   const confirm = await say("/remove github");
   tg.pressButton(user, chat, confirm.reply.messageId, { text: "Remove" });
   await tg.waitFor(() => tg.message(chat, confirm.reply.messageId)?.text === "Removed github.", {

@@ -96,6 +96,50 @@ describe("renderReply: a core reply as Telegram text, entities and buttons", () 
     }
   });
 
+  it("keeps a reply within Telegram's 4096 characters: whole lines dropped from the end, and counted", () => {
+    const line = (i: number) => [
+      { kind: "label" as const, text: `label-${i}` },
+      { kind: "text" as const, text: `: ${"Issuer ".repeat(30)}` },
+    ];
+    const long: ChatReply = {
+      paragraphs: [[{ kind: "strong", text: "Your labels" }], ...Array.from({ length: 40 }, (_, i) => line(i))],
+      buttons: Array.from({ length: 40 }, (_, i) => [{ text: `label-${i}`, action: { kind: "code", label: `l${i}` } }]),
+    };
+    const message = renderReply(long, "deleted");
+    expect(message.text.length).toBeLessThanOrEqual(4096);
+    const lines = message.text.split("\n");
+    const shown = lines.filter((l) => l.startsWith("label-")).length;
+    expect(shown).toBeGreaterThan(10);
+    expect(lines.slice(-2)).toEqual([
+      `…and ${40 - shown} more lines, too many for one Telegram message.`,
+      "I deleted your message: it carried a seed.",
+    ]);
+    // Every entity still covers what it covered: none cut, none past the end.
+    expect(covered(message.text, message.entities)).toEqual([
+      ["bold", "Your labels"],
+      ...Array.from({ length: shown }, (_, i) => ["code", `label-${i}`]),
+    ]);
+    expect(message.reply_markup?.inline_keyboard).toHaveLength(40);
+    // A reply that fits is left whole.
+    const fits = renderReply({ ...long, paragraphs: long.paragraphs.slice(0, 5) });
+    expect(fits.text.split("\n")).toHaveLength(5);
+  });
+
+  it("cuts a single paragraph longer than Telegram takes, entities clipped, no surrogate pair split", () => {
+    const message = renderReply({
+      paragraphs: [
+        [
+          { kind: "text", text: "x".repeat(4094) },
+          { kind: "label", text: "🔐🔐🔐" },
+        ],
+      ],
+    });
+    expect(message.text.length).toBeLessThanOrEqual(4096);
+    expect(message.text.endsWith("…")).toBe(true);
+    expect(/[\uD800-\uDBFF]…$/.test(message.text)).toBe(false);
+    for (const e of message.entities) expect(e.offset + e.length).toBeLessThanOrEqual(message.text.length - 1);
+  });
+
   it("renders an expired code message with no code and a refresh button", () => {
     const expired = renderExpired("shop");
     expect(expired.text).toBe("The code for shop has expired. Press Refresh for a new one.");

@@ -54,6 +54,40 @@ describe("routeUpdate", () => {
     expect(routeUpdate(message({ document: pdf }), "bot")).toMatchObject({ kind: "text", text: "" });
   });
 
+  it("reads the caption of any other file as text, a seed in it included", () => {
+    const pdf = { file_id: "doc", file_unique_id: "d", mime_type: "application/pdf" };
+    expect(routeUpdate(message({ document: pdf, caption: "/add x JBSWY3DPEHPK3PXP" }), "bot")).toMatchObject({
+      kind: "text",
+      text: "add x JBSWY3DPEHPK3PXP",
+    });
+    expect(routeUpdate(message({ video: {}, caption: "JBSWY3DPEHPK3PXP" }, group), "bot")).toMatchObject({
+      kind: "text",
+      ctx: { origin: "public" },
+      text: "JBSWY3DPEHPK3PXP",
+    });
+    expect(routeUpdate(message({ document: pdf, caption: "/list@other_bot" }, group), "bot")).toEqual({
+      kind: "ignore",
+    });
+  });
+
+  it("takes an edited message only when it carries a seed, in its text or caption", () => {
+    const edited = (fields: object, chat: object = dm) =>
+      ({
+        update_id: 4,
+        edited_message: { message_id: 8, date: 0, edit_date: 1, chat, from: alice, ...fields },
+      }) as unknown as Update;
+    expect(routeUpdate(edited({ text: "/add x JBSWY3DPEHPK3PXP" }), "bot")).toMatchObject({
+      kind: "edited",
+      ctx: { origin: "private" },
+      place: { chatId: 100001, messageId: 8 },
+    });
+    expect(routeUpdate(edited({ photo: [], caption: "JBSWY3DPEHPK3PXP" }, group), "bot")).toMatchObject({
+      kind: "edited",
+      ctx: { origin: "public" },
+    });
+    expect(routeUpdate(edited({ text: "/code github" }), "bot")).toEqual({ kind: "ignore" });
+  });
+
   it("decodes a button press, and marks data it did not write", () => {
     const press = (data: string) =>
       ({

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { PhotoVariant } from "./photoSizes.js";
-import type { TgFile, TgPhotoSize } from "./TelegramTypes.js";
+import type { TgDocument, TgFile, TgPhotoSize } from "./TelegramTypes.js";
 
 /** Files by file_id and by their relative file_path (served at /file/bot<token>/<file_path>). */
 export class FileStore {
@@ -36,5 +36,17 @@ export class FileStore {
       const file = this.store(data, "photos", "jpg");
       return { file_id: file.file_id, file_unique_id: file.file_unique_id, width, height, file_size: data.length };
     });
+  }
+
+  /** Stores a file sent as a document: the Document of a message. */
+  document(data: Buffer, fileName: string, mimeType: string): TgDocument {
+    const file = this.store(data, "documents", fileName.split(".").pop() ?? "bin");
+    return {
+      file_id: file.file_id,
+      file_unique_id: file.file_unique_id,
+      file_name: fileName,
+      mime_type: mimeType,
+      file_size: data.length,
+    };
   }
 }

@@ -2,6 +2,7 @@ import type { EventuallyOptions } from "../eventually.js";
 import type {
   TgBotCommand,
   TgChat,
+  TgDocument,
   TgMessage,
   TgMessageEntity,
   TgPhotoSize,
@@ -45,6 +46,7 @@ export interface SeenMessage {
   /** Successful edits (editMessageText, editMessageReplyMarkup...). */
   edits: number;
   photo?: TgPhotoSize[];
+  document?: TgDocument;
   /** The message_id this one replies to. */
   replyTo?: number;
   /** The Message object as the bot last saw it. */
@@ -89,6 +91,14 @@ export interface TelegramServer {
   privateChat(user: TgUser): TgChat;
   sendText(from: TgUser, text: string, options?: { chat?: TgChat; replyTo?: number }): number;
   sendPhoto(from: TgUser, jpeg: Uint8Array, options?: { chat?: TgChat; caption?: string }): number;
+  /** A file sent as a document ("send as file"), e.g. a PDF with a caption. */
+  sendDocument(
+    from: TgUser,
+    data: Uint8Array,
+    options: { chat?: TgChat; caption?: string; fileName: string; mimeType: string },
+  ): number;
+  /** The user edits the text of a message of theirs: Telegram then sends an edited_message update. */
+  editText(from: TgUser, chatId: number, messageId: number, text: string): void;
   pressButton(from: TgUser, chatId: number, messageId: number, button: { text?: string; data?: string }): string;
   injectUpdate(update: Omit<TgUpdate, "update_id">): number;
   chat(chatId: number): SeenMessage[];

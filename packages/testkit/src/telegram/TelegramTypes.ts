@@ -45,6 +45,14 @@ export interface TgPhotoSize {
   file_size?: number;
 }
 
+export interface TgDocument {
+  file_id: string;
+  file_unique_id: string;
+  file_name?: string;
+  mime_type?: string;
+  file_size?: number;
+}
+
 export interface TgInlineKeyboardButton {
   text: string;
   callback_data?: string;
@@ -67,6 +75,7 @@ export interface TgMessage {
   caption?: string;
   caption_entities?: TgMessageEntity[];
   photo?: TgPhotoSize[];
+  document?: TgDocument;
   has_protected_content?: true;
   reply_markup?: TgInlineKeyboardMarkup;
   reply_to_message?: TgMessage;

@@ -24,6 +24,7 @@ export function seenMessage(chatId: number, message: StoredMessage): SeenMessage
     deleted: message.deleted,
     edits: message.edits,
     ...(message.raw.photo === undefined ? {} : { photo: message.raw.photo }),
+    ...(message.raw.document === undefined ? {} : { document: message.raw.document }),
     ...(message.raw.reply_to_message === undefined ? {} : { replyTo: message.raw.reply_to_message.message_id }),
     raw: message.raw,
   };

@@ -482,6 +482,34 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
         (chat) => botReads(chat, caption ?? "", undefined),
       );
     },
+    sendDocument(from, data, documentOptions) {
+      const document = files.document(Buffer.from(data), documentOptions.fileName, documentOptions.mimeType);
+      const caption = documentOptions.caption;
+      const entities = caption === undefined ? [] : commandEntities(caption);
+      return userMessage(
+        from,
+        documentOptions.chat,
+        {
+          document,
+          ...(caption === undefined ? {} : { caption }),
+          ...(entities.length > 0 ? { caption_entities: entities } : {}),
+        },
+        (chat) => botReads(chat, caption ?? "", undefined),
+      );
+    },
+    editText(from, chatId, messageId, text) {
+      const stored = chats.get(chatId);
+      const message = chats.findMessage(stored, messageId);
+      if (message === undefined || message.from !== "user" || message.raw.from?.id !== from.id) {
+        throw new Error(`no message ${messageId} of user ${from.id} in chat ${chatId}`);
+      }
+      const entities = commandEntities(text);
+      message.raw = { ...message.raw, text, edit_date: Math.floor(Date.now() / 1000) };
+      if (entities.length > 0) message.raw.entities = entities;
+      else delete message.raw.entities;
+      message.edits += 1;
+      if (botReads(stored, text, message.raw.reply_to_message)) enqueue({ edited_message: message.raw });
+    },
     pressButton(from, chatId, messageId, button) {
       const stored = chats.get(chatId);
       const message = chats.findMessage(stored, messageId);
