@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { KUBE_CLUSTER_DNS_PORT } from "@totp-custody/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfig } from "../../../services/totp-core/src/config.js";
 import { parsePolicy } from "../../../services/totp-core/src/policy/parsePolicy.js";
+import { clusterValues } from "./clusterValues.js";
 import {
   helm,
   type Manifest,
@@ -796,5 +798,40 @@ describe.each([
     );
     expect(toVault).toHaveLength(1);
     expect(toVault[0].to).toEqual([{ ipBlock: { cidr: "203.0.113.10/32" } }]);
+  });
+});
+
+describe("the values of the cluster test (chart-cluster.test.ts)", () => {
+  it("let every pod reach the test cluster's CoreDNS port and totp-core reach only the host's Vault", async () => {
+    const gateway = "10.244.0.1";
+    const values = clusterValues(
+      {
+        vaultAddr: `https://${gateway}:8200`,
+        telegramApiRoot: `http://${gateway}:8081`,
+        zulipRealm: `http://${gateway}:8082`,
+        zulipBotEmail: "bot@zulip.test",
+      },
+      { imageTag: "test", logLevel: "info", hostClient: "host-client" },
+    );
+    const dir = await mkdtemp(join(tmpdir(), "chart-cluster-values-"));
+    try {
+      const file = join(dir, "values.json");
+      await writeFile(file, JSON.stringify(values));
+      const run = await helm([...templateArgs([]), "--values", file]);
+      expect(run.code, run.stderr).toBe(0);
+      // The cluster test wants an install without a warning: null over a default map is no conflict for helm.
+      expect(run.stderr).toBe("");
+      const manifests = parseManifests(run.stdout);
+      for (const { owner, labels } of pods(manifests)) {
+        const dns = rulesFor(manifests, labels, "egress").filter((r) =>
+          peersOf(r, "to").some((p) => p.podSelector?.matchLabels?.["k8s-app"]),
+        );
+        expect(dns.map(ports), owner).toEqual([[KUBE_CLUSTER_DNS_PORT, KUBE_CLUSTER_DNS_PORT]]);
+      }
+      const toVault = rulesFor(manifests, componentLabels("core"), "egress").filter((r) => ports(r).includes(8200));
+      expect(toVault.map((r) => r.to)).toEqual([[{ ipBlock: { cidr: `${gateway}/32` } }]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
