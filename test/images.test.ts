@@ -205,12 +205,17 @@ describe("totp-core in its image, run the restricted way", () => {
   });
 });
 
-describe.each(["telegram-bot", "zulip-bot"])("the %s image, started without credentials", (bot) => {
-  it("exits non-zero with one line that names the missing variable", async () => {
+// The variable each bot's configuration checks first: the Telegram bot's token; the Zulip bot's realm (then its
+// email and API key).
+describe.each([
+  ["telegram-bot", "TELEGRAM_BOT_TOKEN"],
+  ["zulip-bot", "ZULIP_REALM"],
+])("the %s image, started without credentials", (bot, variable) => {
+  it(`exits non-zero with one line that names ${variable}`, async () => {
     const run = await runContainer([...RESTRICTED, imageOf(bot)]);
     expect(run.code).not.toBe(0);
     const lines = run.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b/);
+    expect(lines[0]).toMatch(new RegExp(`^${bot}: configuration error: ${variable}: required\\b`));
   });
 });

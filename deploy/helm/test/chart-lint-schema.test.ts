@@ -82,6 +82,8 @@ describe("values.yaml and values.schema.json", () => {
     ["a bad CIDR", "networkPolicy.vault.cidrs[0]=vault", "/networkPolicy/vault/cidrs/0"],
     ["a principal that is none", "policy.groups.ops[0]=root", "/policy/groups/ops/0"],
     ["a Node flag other than a heap size", "core.nodeOptions=--require=/tmp/x.js", "/core/nodeOptions"],
+    ["an audit head interval under a second", "core.audit.headIntervalMs=500", "/core/audit/headIntervalMs"],
+    ["a Redis CA Secret name that is none", "redis.ca.secretName=Redis_CA", "/redis/ca/secretName"],
   ])("refuses %s, naming the value", async (_what, set, path) => {
     const run = await helm(templateArgs([], [set]));
     expect(run.code).not.toBe(0);
@@ -110,6 +112,11 @@ describe("values.yaml and values.schema.json", () => {
       "tls.source is existingSecrets: name the Secret of",
     ],
     ["AppRole without a role id", ["vault.auth.method=approle"], "vault.auth.approle.roleId: required"],
+    [
+      "Redis' password without its URL",
+      ["redis.passwordSecret.name=redis-password"],
+      "redis.passwordSecret and redis.ca: only used with redis.urlSecret",
+    ],
     ["a renewal longer than the lifetime", ["tls.certManager.renewBeforeHours=30"], "renewBeforeHours: must be less"],
     [
       "an internal client with both principal and actsFor",

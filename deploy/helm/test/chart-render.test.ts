@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { KUBE_CLUSTER_DNS_PORT } from "@totp-custody/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfig } from "../../../services/totp-core/src/config.js";
 import { parsePolicy } from "../../../services/totp-core/src/policy/parsePolicy.js";
+import { clusterValues } from "./clusterValues.js";
 import {
   helm,
   type Manifest,
@@ -26,7 +28,10 @@ const CHART_VALUES = parse(readFileSync(new URL("../totp-custody/values.yaml", i
 const APP_VERSION = parse(readFileSync(new URL("../totp-custody/Chart.yaml", import.meta.url), "utf8")).appVersion;
 const name = (component: string) => `${RELEASE}-${component}`;
 
-/** The chart's defaults with a value set's files laid over them, as helm merges them (maps deep, lists replaced). */
+/**
+ * The chart's defaults with a value set's files laid over them, as helm merges them: maps deep (so an empty map
+ * keeps the defaults' keys), lists replaced, null deleting the key.
+ */
 function effectiveValues(files: readonly string[]): Obj {
   const merge = (base: Obj, over: Obj): Obj => {
     if (
@@ -40,7 +45,10 @@ function effectiveValues(files: readonly string[]): Obj {
       return over;
     }
     const out = { ...base };
-    for (const [key, value] of Object.entries(over)) out[key] = key in base ? merge(base[key], value) : value;
+    for (const [key, value] of Object.entries(over)) {
+      if (value === null) delete out[key];
+      else out[key] = key in base ? merge(base[key], value) : value;
+    }
     return out;
   };
   return files.reduce((values, file) => merge(values, parse(readFileSync(valuesFile(file), "utf8"))), CHART_VALUES);
@@ -66,6 +74,38 @@ function pods(manifests: Manifest[]): PodOf[] {
 }
 
 const containersOf = (spec: Obj): Obj[] => [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+
+/**
+ * Pod Security "restricted" as the chart applies it to each of its pods: non-root with a uid and gid >= 10000,
+ * seccomp RuntimeDefault, no host namespaces, every container with a read-only root (and an emptyDir for /tmp),
+ * no privilege escalation and no capability.
+ */
+function expectRestricted({ owner, spec }: Pick<PodOf, "owner" | "spec">): void {
+  const pod = spec.securityContext;
+  expect(pod, owner).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+  for (const id of ["runAsUser", "runAsGroup", "fsGroup"])
+    expect(pod[id], `${owner} ${id}`).toBeGreaterThanOrEqual(10000);
+  expect(spec.hostNetwork ?? false).toBe(false);
+  expect(spec.hostPID ?? false).toBe(false);
+  for (const container of containersOf(spec)) {
+    const where = `${owner} ${container.name}`;
+    const sc = container.securityContext;
+    expect(sc, where).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(sc.privileged ?? false, where).toBe(false);
+    expect(sc.capabilities.add ?? [], where).toEqual([]);
+    expect(sc.runAsUser, where).toBeGreaterThanOrEqual(10000);
+    // The root filesystem is read-only: /tmp is an emptyDir.
+    const tmp = container.volumeMounts.find((m: Obj) => m.mountPath === "/tmp");
+    expect(tmp, `${where} /tmp`).toBeDefined();
+    expect(spec.volumes.find((v: Obj) => v.name === tmp.name).emptyDir, where).toBeDefined();
+  }
+}
 
 function find(manifests: Manifest[], kind: string, objectName: string): Obj {
   const found = manifests.find((m) => m.kind === kind && m.metadata.name === objectName);
@@ -127,32 +167,7 @@ describe.each(Object.keys(VALUE_SETS) as ValueSet[])("the chart rendered with %s
   it("runs every pod, init container and hook under Pod Security 'restricted' with a uid and gid >= 10000", () => {
     const all = pods(manifests);
     expect(all.some((p) => p.owner.startsWith("Pod/"))).toBe(true);
-    for (const { owner, spec } of all) {
-      const pod = spec.securityContext;
-      expect(pod, owner).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
-      for (const id of ["runAsUser", "runAsGroup", "fsGroup"])
-        expect(pod[id], `${owner} ${id}`).toBeGreaterThanOrEqual(10000);
-      expect(spec.hostNetwork ?? false).toBe(false);
-      expect(spec.hostPID ?? false).toBe(false);
-      for (const container of containersOf(spec)) {
-        const where = `${owner} ${container.name}`;
-        const sc = container.securityContext;
-        expect(sc, where).toMatchObject({
-          runAsNonRoot: true,
-          readOnlyRootFilesystem: true,
-          allowPrivilegeEscalation: false,
-          capabilities: { drop: ["ALL"] },
-          seccompProfile: { type: "RuntimeDefault" },
-        });
-        expect(sc.privileged ?? false, where).toBe(false);
-        expect(sc.capabilities.add ?? [], where).toEqual([]);
-        expect(sc.runAsUser, where).toBeGreaterThanOrEqual(10000);
-        // The root filesystem is read-only: /tmp is an emptyDir.
-        const tmp = container.volumeMounts.find((m: Obj) => m.mountPath === "/tmp");
-        expect(tmp, `${where} /tmp`).toBeDefined();
-        expect(spec.volumes.find((v: Obj) => v.name === tmp.name).emptyDir, where).toBeDefined();
-      }
-    }
+    for (const pod of all) expectRestricted(pod);
   });
 
   it("gives every container CPU and memory requests and limits", () => {
@@ -186,7 +201,7 @@ describe.each(Object.keys(VALUE_SETS) as ValueSet[])("the chart rendered with %s
           // A value from a Secret would still be an environment variable, readable in /proc and in crash dumps.
           expect(entry.valueFrom, where).toBeUndefined();
           expect(entry.name, where).not.toMatch(/(TOKEN|API_KEY|SECRET|SECRET_ID|PASSWORD|REDIS_URL|TLS_KEY_PEM)$/);
-          if (/_(TOKEN|KEY|SECRET|SECRET_ID|URL)_FILE$/.test(entry.name)) {
+          if (/_(TOKEN|KEY|SECRET|SECRET_ID|URL|PASSWORD)_FILE$/.test(entry.name)) {
             const volume = volumeHolding(spec, container, entry.value);
             expect(volume, where).toBeDefined();
             const sources = volume.projected?.sources ?? [{ secret: volume.secret }];
@@ -251,12 +266,13 @@ describe.each(Object.keys(VALUE_SETS) as ValueSet[])("the chart rendered with %s
         }
         env[variable] = join(root, value);
         await mkdir(dirname(env[variable] as string), { recursive: true });
-        // Each file as the Secret would hold it: the Redis URL is a URL, the rest opaque text.
+        // Each file as the Secret would hold it: the Redis URL is a URL (TLS with a CA of its own), the rest opaque
+        // text.
         const content =
           variable === "TOTP_POLICY_FILE"
             ? ""
             : variable === "TOTP_REDIS_URL_FILE"
-              ? "redis://redis:6379\n"
+              ? `${envOf(core).TOTP_REDIS_CA_FILE ? "rediss" : "redis"}://redis:6379\n`
               : "placeholder\n";
         await writeFile(env[variable] as string, content);
       }
@@ -272,6 +288,13 @@ describe.each(Object.keys(VALUE_SETS) as ValueSet[])("the chart rendered with %s
         );
       }
       expect(config.shutdownGraceMs).toBe(values.core.shutdownGraceSeconds * 1000);
+      expect(config.redis?.password !== undefined).toBe(Boolean(values.redis.passwordSecret.name));
+      expect(config.redis?.caPem !== undefined).toBe(
+        Boolean(values.redis.ca.secretName || values.redis.ca.configMapName),
+      );
+      expect(config.auditKeyFile !== undefined).toBe(Boolean(values.core.audit.keySecret.name));
+      expect(config.auditHeadIntervalMs).toBe(values.core.audit.headIntervalMs);
+      expect(config.refusalsPerClientPerMinute).toBe(values.core.rateLimits.refusalsPerClient);
     } finally {
       await rm(root, { recursive: true, force: true });
     }
@@ -316,6 +339,35 @@ describe.each(Object.keys(VALUE_SETS) as ValueSet[])("the chart rendered with %s
     } else {
       expect(env.TOTP_REDIS_URL_FILE).toBeUndefined();
     }
+  });
+
+  it("mounts the audit chain's key and Redis' password and CA as files from what values name, and nothing unnamed", () => {
+    const spec = find(manifests, "Deployment", name("core")).spec.template.spec;
+    const core = spec.containers[0];
+    const env = envOf(core);
+    const secretFile = (ref: { name: string; key: string }, path: string): Obj =>
+      ref.name ? { secret: { name: ref.name, items: [{ key: ref.key, path }] } } : undefined;
+    const { ca } = values.redis;
+    const caItems = [{ key: ca.key, path: "redis-ca.crt" }];
+    const caFile: Obj = ca.secretName
+      ? { secret: { name: ca.secretName, items: caItems } }
+      : ca.configMapName
+        ? { configMap: { name: ca.configMapName, items: caItems } }
+        : undefined;
+    for (const [variable, path, source] of [
+      ["TOTP_AUDIT_KEY_FILE", "audit-key", secretFile(values.core.audit.keySecret, "audit-key")],
+      ["TOTP_REDIS_PASSWORD_FILE", "redis-password", secretFile(values.redis.passwordSecret, "redis-password")],
+      ["TOTP_REDIS_CA_FILE", "redis-ca.crt", caFile],
+    ] as const) {
+      if (!source) {
+        expect(env[variable], variable).toBeUndefined();
+        continue;
+      }
+      expect(env[variable], variable).toMatch(new RegExp(`^/.*/${path}$`));
+      expect(volumeHolding(spec, core, env[variable] as string)?.projected.sources, variable).toContainEqual(source);
+    }
+    expect(env.TOTP_AUDIT_HEAD_INTERVAL_MS).toBe(String(values.core.audit.headIntervalMs));
+    expect(env.TOTP_RATE_REFUSALS_PER_CLIENT).toBe(String(values.core.rateLimits.refusalsPerClient));
   });
 
   it("runs a polling bot as exactly one replica that never overlaps, and a webhook bot as configured", () => {
@@ -578,8 +630,9 @@ describe.each(Object.keys(VALUE_SETS) as ValueSet[])("the chart rendered with %s
       const np = values.networkPolicy;
       const selectorPeer = (s: Obj) => {
         const peer: Obj = {};
-        if (Object.keys(s.namespaceSelector).length) peer.namespaceSelector = { matchLabels: s.namespaceSelector };
-        if (Object.keys(s.podSelector).length) peer.podSelector = { matchLabels: s.podSelector };
+        if (Object.keys(s.namespaceSelector ?? {}).length)
+          peer.namespaceSelector = { matchLabels: s.namespaceSelector };
+        if (Object.keys(s.podSelector ?? {}).length) peer.podSelector = { matchLabels: s.podSelector };
         return Object.keys(peer).length ? [peer] : [];
       };
       const expected = [
@@ -714,5 +767,71 @@ describe("the chart's mode switches", () => {
   it("has no PodDisruptionBudget for a single core replica", async () => {
     const manifests = await renderChart([], ["core.replicas=1"]);
     expect(manifests.filter((m) => m.kind === "PodDisruptionBudget")).toEqual([]);
+  });
+});
+
+describe("the chart README's internal client", () => {
+  it("runs its example Job under the same Pod Security 'restricted' checks as the chart's pods", () => {
+    const readme = readFileSync(new URL("../totp-custody/README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## An internal client end to end"));
+    const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1] as string));
+    const job = blocks.find((block) => block?.kind === "Job");
+    expect(job, "a Job in a yaml block of the section").toBeDefined();
+    expectRestricted({ owner: "README Job", spec: job.spec.template.spec });
+    // It is one of the pods the chart lets in to totp-core: the internal client's selector picks it.
+    expect(job.spec.template.metadata.labels).toMatchObject(blocks[0].internalClients[0].podSelector);
+  });
+});
+
+describe.each([
+  ["the project README", "../../../README.md"],
+  ["the chart README", "../totp-custody/README.md"],
+])("the install command of %s", (_readme, path) => {
+  it("lets totp-core out to the external Vault it names, and to no in-cluster Vault", async () => {
+    const readme = readFileSync(new URL(path, import.meta.url), "utf8");
+    const command = readme.match(/helm install totp-custody [\s\S]*?[^\\]\n/)?.[0] ?? "";
+    const sets = [...command.matchAll(/--set '?([^\s']+)'?/g)].map((m) => m[1] as string);
+    expect(sets).toContain("vault.address=https://vault.example.com:8200");
+    const manifests = await renderChart([], sets);
+    const toVault = rulesFor(manifests, componentLabels("core"), "egress").filter((r) =>
+      ports(r).includes(CHART_VALUES.networkPolicy.vault.port),
+    );
+    expect(toVault).toHaveLength(1);
+    expect(toVault[0].to).toEqual([{ ipBlock: { cidr: "203.0.113.10/32" } }]);
+  });
+});
+
+describe("the values of the cluster test (chart-cluster.test.ts)", () => {
+  it("let every pod reach the test cluster's CoreDNS port and totp-core reach only the host's Vault", async () => {
+    const gateway = "10.244.0.1";
+    const values = clusterValues(
+      {
+        vaultAddr: `https://${gateway}:8200`,
+        telegramApiRoot: `http://${gateway}:8081`,
+        zulipRealm: `http://${gateway}:8082`,
+        zulipBotEmail: "bot@zulip.test",
+      },
+      { imageTag: "test", logLevel: "info", hostClient: "host-client" },
+    );
+    const dir = await mkdtemp(join(tmpdir(), "chart-cluster-values-"));
+    try {
+      const file = join(dir, "values.json");
+      await writeFile(file, JSON.stringify(values));
+      const run = await helm([...templateArgs([]), "--values", file]);
+      expect(run.code, run.stderr).toBe(0);
+      // The cluster test wants an install without a warning: null over a default map is no conflict for helm.
+      expect(run.stderr).toBe("");
+      const manifests = parseManifests(run.stdout);
+      for (const { owner, labels } of pods(manifests)) {
+        const dns = rulesFor(manifests, labels, "egress").filter((r) =>
+          peersOf(r, "to").some((p) => p.podSelector?.matchLabels?.["k8s-app"]),
+        );
+        expect(dns.map(ports), owner).toEqual([[KUBE_CLUSTER_DNS_PORT, KUBE_CLUSTER_DNS_PORT]]);
+      }
+      const toVault = rulesFor(manifests, componentLabels("core"), "egress").filter((r) => ports(r).includes(8200));
+      expect(toVault.map((r) => r.to)).toEqual([[{ ipBlock: { cidr: `${gateway}/32` } }]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { KUBE_CLUSTER_DNS_PORT } from "@totp-custody/testkit";
+
 /** Where the release's dependencies listen on the host, as pods reach them (the bridge's gateway). */
 export interface ClusterEndpoints {
   vaultAddr: string;
@@ -61,7 +63,16 @@ export function clusterValues(endpoints: ClusterEndpoints, { imageTag, logLevel,
       apiKeySecret: { name: SECRETS.zulipApiKey, key: "api-key" },
     },
     networkPolicy: {
-      vault: { cidrs: cidrOf(endpoints.vaultAddr), port: portOf(endpoints.vaultAddr) },
+      // The test cluster's CoreDNS port behind the kube-dns Service's 53. Its bridge CNI enforces no policy, but
+      // these are the values an enforcing CNI would need.
+      dns: { ports: [KUBE_CLUSTER_DNS_PORT] },
+      // Vault is on the host: its address only, without the default in-cluster selectors (null deletes them).
+      vault: {
+        cidrs: cidrOf(endpoints.vaultAddr),
+        namespaceSelector: null,
+        podSelector: null,
+        port: portOf(endpoints.vaultAddr),
+      },
       telegramApi: { cidrs: cidrOf(endpoints.telegramApiRoot), ports: [portOf(endpoints.telegramApiRoot)] },
       zulipApi: { cidrs: cidrOf(endpoints.zulipRealm), ports: [portOf(endpoints.zulipRealm)] },
     },

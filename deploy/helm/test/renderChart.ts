@@ -1,3 +1,6 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runProcess, toolPath } from "@totp-custody/testkit";
 import { parseAllDocuments } from "yaml";
@@ -45,9 +48,9 @@ export async function helm(args: readonly string[]): Promise<HelmRun> {
 }
 
 /** The chart, namespace, Kubernetes version and value set that `helm lint` and `helm template` both take. */
-export function chartArgs(files: readonly string[], sets: readonly string[] = []): string[] {
+export function chartArgs(files: readonly string[], sets: readonly string[] = [], chart = CHART_DIR): string[] {
   return [
-    CHART_DIR,
+    chart,
     "--namespace",
     NAMESPACE,
     "--kube-version",
@@ -58,8 +61,8 @@ export function chartArgs(files: readonly string[], sets: readonly string[] = []
 }
 
 /** `helm template` arguments for a value set plus extra `--set` pairs. */
-export function templateArgs(files: readonly string[], sets: readonly string[] = []): string[] {
-  return ["template", RELEASE, ...chartArgs(files, sets)];
+export function templateArgs(files: readonly string[], sets: readonly string[] = [], chart = CHART_DIR): string[] {
+  return ["template", RELEASE, ...chartArgs(files, sets, chart)];
 }
 
 /** The manifests `helm template` renders (the test hook included); fails the test with helm's message. */
@@ -77,4 +80,32 @@ export function parseManifests(text: string): Manifest[] {
     if (value) manifests.push(value);
   }
   return manifests;
+}
+
+const NOTES_TEMPLATE = "templates/notes-as-configmap.yaml";
+
+/**
+ * NOTES.txt as helm renders it after an install with these values. helm prints notes only from install and
+ * upgrade, which need a reachable cluster even with --dry-run=client; `helm template` renders them too but prints
+ * only manifests. So a copy of the chart gets one more template, a ConfigMap holding NOTES.txt's text as a named
+ * template: the same engine renders it with the same values, release and capabilities (--kube-version).
+ */
+export async function renderNotes(files: readonly string[], sets: readonly string[] = []): Promise<string> {
+  const chart = await mkdtemp(join(tmpdir(), "chart-notes-"));
+  try {
+    await cp(CHART_DIR, chart, { recursive: true });
+    const notes = await readFile(join(CHART_DIR, "templates", "NOTES.txt"), "utf8");
+    await writeFile(
+      join(chart, NOTES_TEMPLATE),
+      `{{- define "test.notes" -}}\n${notes}{{- end -}}\n` +
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\n" +
+        'data: { NOTES.txt: {{ include "test.notes" . | toJson }} }\n',
+    );
+    const run = await helm([...templateArgs(files, sets, chart), "--show-only", NOTES_TEMPLATE]);
+    if (run.code !== 0) throw new Error(`helm template failed (${run.code}): ${run.stderr.trim()}`);
+    const [configMap] = parseManifests(run.stdout);
+    return configMap?.data["NOTES.txt"];
+  } finally {
+    await rm(chart, { recursive: true, force: true });
+  }
 }

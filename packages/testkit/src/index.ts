@@ -19,6 +19,7 @@ export {
 } from "./startKubeApiServer.js";
 export {
   holdKubeClusterHost,
+  KUBE_CLUSTER_DNS_PORT,
   type KubeCluster,
   restrictedContainerSecurity,
   restrictedPodSecurity,

@@ -46,6 +46,11 @@ const CNI_BIN_DIR = "/usr/lib/cni";
 const CNI_CACHE_DIR = "/var/lib/cni/results";
 const PAUSE_IMAGE = "localhost/pause:v1.31.4";
 const COREDNS_IMAGE = "localhost/coredns:v1.11.3";
+/**
+ * The port CoreDNS listens on in its pod (behind the kube-dns Service's 53): non-root cannot bind 53. A
+ * NetworkPolicy sees this port, not the Service's.
+ */
+export const KUBE_CLUSTER_DNS_PORT = 1053;
 const LOCK_NAME = "totp-custody-kube-cluster";
 // Another test file's cluster may hold the machine for its whole run.
 const LOCK_WAIT_MS = 15 * 60_000;
@@ -462,11 +467,11 @@ async function writeKubeProxyConfig(dir: string, kubeconfigPath: string, nodeNam
   return path;
 }
 
-/** CoreDNS on :1053 as a non-root restricted pod, behind the kube-dns Service the kubelet gives pods. */
+/** CoreDNS on KUBE_CLUSTER_DNS_PORT as a non-root restricted pod, behind the kube-dns Service pods are given. */
 function corednsManifests() {
   const labels = { "k8s-app": "kube-dns" };
   // Short TTL and cache: a Service reinstalled by a test gets a new ClusterIP, and pods must see it within seconds.
-  const corefile = `.:1053 {
+  const corefile = `.:${KUBE_CLUSTER_DNS_PORT} {
     errors
     health :8080
     ready :8181
@@ -526,8 +531,8 @@ function corednsManifests() {
                   imagePullPolicy: "Never",
                   args: ["-conf", "/etc/coredns/Corefile"],
                   ports: [
-                    { name: "dns", containerPort: 1053, protocol: "UDP" },
-                    { name: "dns-tcp", containerPort: 1053, protocol: "TCP" },
+                    { name: "dns", containerPort: KUBE_CLUSTER_DNS_PORT, protocol: "UDP" },
+                    { name: "dns-tcp", containerPort: KUBE_CLUSTER_DNS_PORT, protocol: "TCP" },
                   ],
                   readinessProbe: { httpGet: { path: "/ready", port: 8181 }, periodSeconds: 2 },
                   livenessProbe: { httpGet: { path: "/health", port: 8080 } },
@@ -549,8 +554,8 @@ function corednsManifests() {
           clusterIP: CLUSTER_DNS,
           selector: labels,
           ports: [
-            { name: "dns", port: 53, targetPort: 1053, protocol: "UDP" },
-            { name: "dns-tcp", port: 53, targetPort: 1053, protocol: "TCP" },
+            { name: "dns", port: 53, targetPort: KUBE_CLUSTER_DNS_PORT, protocol: "UDP" },
+            { name: "dns-tcp", port: 53, targetPort: KUBE_CLUSTER_DNS_PORT, protocol: "TCP" },
           ],
         },
       },

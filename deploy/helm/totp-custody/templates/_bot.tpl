@@ -102,11 +102,7 @@ spec:
           projected:
             defaultMode: 0440
             sources:
-              {{- range .credentials }}
-              - secret:
-                  name: {{ .secret }}
-                  items: [{ key: {{ .key | quote }}, path: {{ .path }} }]
-              {{- end }}
+              {{- include "totp.secretFileSources" .credentials | trim | nindent 14 }}
 {{- end -}}
 
 {{/* The webhook Service and optional Ingress of a bot in webhook mode. Same dict, plus host, path, ingress. */}}

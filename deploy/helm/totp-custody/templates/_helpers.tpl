@@ -195,3 +195,28 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* Projected-volume sources of Secret files: a list of (dict "secret" <name> "key" <key in it> "path" <file>). */}}
+{{- define "totp.secretFileSources" -}}
+{{- range . }}
+- secret:
+    name: {{ .secret }}
+    items: [{ key: {{ .key | quote }}, path: {{ .path }} }]
+{{- end -}}
+{{- end -}}
+
+{{/* The projected-volume source of a CA from a Secret or else a ConfigMap: (list <secretName, configMapName, key>
+"<file>"); nothing when neither is named. */}}
+{{- define "totp.caFileSource" -}}
+{{- $ca := index . 0 -}}
+{{- $path := index . 1 -}}
+{{- if $ca.secretName }}
+- secret:
+    name: {{ $ca.secretName }}
+    items: [{ key: {{ $ca.key | quote }}, path: {{ $path }} }]
+{{- else if $ca.configMapName }}
+- configMap:
+    name: {{ $ca.configMapName }}
+    items: [{ key: {{ $ca.key | quote }}, path: {{ $path }} }]
+{{- end -}}
+{{- end -}}
