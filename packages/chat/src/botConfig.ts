@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { TotpClientOptions } from "@totp-custody/client";
+import { type TotpClientFileOptions, tlsFilesFromEnv } from "@totp-custody/client";
 
 /**
  * The configuration pieces both bots share: the names of totp-core's address and mTLS files, secrets from a
@@ -58,21 +58,22 @@ export function parseHostPort(variable: string, text: string): HostPort {
 
 /**
  * The client options from TOTP_ADDR and the PEM files TOTP_TLS_CERT, TOTP_TLS_KEY and TOTP_TLS_CA, all required
- * and all read now, so a wrong path stops the start instead of failing the first command.
+ * and all read and checked now (see tlsFilesFromEnv), so a wrong path or file stops the start instead of failing the
+ * first command. The client reads the files again while the bot runs, so a renewed certificate is used without a
+ * restart.
  */
-export function totpClientConfig(env: Env): TotpClientOptions {
+export function totpClientConfig(env: Env): TotpClientFileOptions {
   const present = presentEnv(env);
   const address = present.TOTP_ADDR;
   if (address === undefined) throw new ConfigError("TOTP_ADDR: required (totp-core's host:port)");
   if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address)) {
     throw new ConfigError("TOTP_ADDR: expected host:port, for example totp-core:8443");
   }
-  const pem = (variable: string) => {
-    const file = present[variable];
-    if (file === undefined) throw new ConfigError(`${variable}: required (a PEM file)`);
-    return readConfiguredFile(variable, file);
-  };
-  return { address, cert: pem("TOTP_TLS_CERT"), key: pem("TOTP_TLS_KEY"), ca: pem("TOTP_TLS_CA") };
+  try {
+    return { address, ...tlsFilesFromEnv(present) };
+  } catch (err) {
+    throw new ConfigError((err as Error).message, { cause: err });
+  }
 }
 
 /** What a schema library reports (zod's shape), reduced to what the message needs. */
