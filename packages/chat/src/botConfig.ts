@@ -46,6 +46,25 @@ export function secretFromEnv(env: Env, name: string): string | undefined {
   return secret;
 }
 
+/** The bots' variables that may hold a secret value; each can instead name a file with the `_FILE` suffix. */
+const BOT_SECRETS = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "ZULIP_API_KEY", "ZULIP_WEBHOOK_TOKEN"];
+
+/**
+ * Removes the bots' secret values from `env` (process.env) once the configuration has been read, so that no library,
+ * child process or dump of the environment finds them later. Answers the names of those that were given as values
+ * rather than as files, for a warning: the kernel keeps a process's initial environment readable in
+ * /proc/<pid>/environ whatever the process does, so only a `_FILE` keeps a secret out of it.
+ */
+export function forgetBotSecrets(env: Env): string[] {
+  const given = BOT_SECRETS.filter((name) => env[name]);
+  for (const name of BOT_SECRETS) delete env[name];
+  return given;
+}
+
+/** The warning a bot logs, with the names forgetBotSecrets answered. */
+export const SECRETS_IN_ENVIRONMENT =
+  "secrets given as environment values stay readable in /proc/<pid>/environ while the bot runs; prefer the _FILE forms";
+
 /** `host:port` (an IPv6 host in brackets), as the listen variables take it. */
 export function parseHostPort(variable: string, text: string): HostPort {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);

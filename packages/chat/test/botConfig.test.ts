@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   ConfigError,
   configErrorFrom,
+  forgetBotSecrets,
   parseHostPort,
   presentEnv,
   secretFromEnv,
@@ -40,6 +41,20 @@ describe("the bots' shared configuration pieces", () => {
     const empty = join(dir, "empty");
     await writeFile(empty, "\n");
     expect(() => secretFromEnv({ TOKEN_FILE: empty }, "TOKEN")).toThrow(/^TOKEN_FILE: .* is empty/);
+  });
+
+  it("removes the bots' secret values from the environment once read, naming those given as values", () => {
+    const env: Record<string, string | undefined> = {
+      TELEGRAM_BOT_TOKEN: "123:abc",
+      TELEGRAM_WEBHOOK_SECRET_FILE: "/run/secrets/hook",
+      ZULIP_API_KEY: "k3y",
+      ZULIP_WEBHOOK_TOKEN: "",
+      TOTP_ADDR: "core:8443",
+    };
+    expect(forgetBotSecrets(env)).toEqual(["TELEGRAM_BOT_TOKEN", "ZULIP_API_KEY"]);
+    // The names of files stay: they are no secret.
+    expect(env).toEqual({ TELEGRAM_WEBHOOK_SECRET_FILE: "/run/secrets/hook", TOTP_ADDR: "core:8443" });
+    expect(forgetBotSecrets(env)).toEqual([]);
   });
 
   it("parses host:port, IPv6 in brackets, and refuses anything else naming the variable", () => {
