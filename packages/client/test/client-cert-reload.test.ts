@@ -115,6 +115,16 @@ describe("a long-running client given its certificate as files", () => {
       intervalMs: 100,
     });
     expect(served.code).toMatch(/^\d{6}$/);
+    // Still revoked: the old certificate, given as PEM bytes (the form that is read once), is refused.
+    const stale = createTotpClient({
+      address: core.address,
+      ca: pki.ca.certPem,
+      cert: old.certPem,
+      key: old.keyPem,
+      maxAttempts: 1,
+    });
+    await expect(stale.generateCode({ label })).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    stale.close();
   });
 
   it("keeps connecting with the last good pair while the files hold a certificate and a key that do not match", async () => {
