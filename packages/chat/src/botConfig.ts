@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { TotpClientOptions } from "@totp-custody/client";
+import { type TotpClientFileOptions, tlsFilesFromEnv } from "@totp-custody/client";
 
 /**
  * The configuration pieces both bots share: the names of totp-core's address and mTLS files, secrets from a
@@ -46,6 +46,25 @@ export function secretFromEnv(env: Env, name: string): string | undefined {
   return secret;
 }
 
+/** The bots' variables that may hold a secret value; each can instead name a file with the `_FILE` suffix. */
+const BOT_SECRETS = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "ZULIP_API_KEY", "ZULIP_WEBHOOK_TOKEN"];
+
+/**
+ * Removes the bots' secret values from `env` (process.env) once the configuration has been read, so that no library,
+ * child process or dump of the environment finds them later. Answers the names of those that were given as values
+ * rather than as files, for a warning: the kernel keeps a process's initial environment readable in
+ * /proc/<pid>/environ whatever the process does, so only a `_FILE` keeps a secret out of it.
+ */
+export function forgetBotSecrets(env: Env): string[] {
+  const given = BOT_SECRETS.filter((name) => env[name]);
+  for (const name of BOT_SECRETS) delete env[name];
+  return given;
+}
+
+/** The warning a bot logs, with the names forgetBotSecrets answered. */
+export const SECRETS_IN_ENVIRONMENT =
+  "secrets given as environment values stay readable in /proc/<pid>/environ while the bot runs; prefer the _FILE forms";
+
 /** `host:port` (an IPv6 host in brackets), as the listen variables take it. */
 export function parseHostPort(variable: string, text: string): HostPort {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
@@ -58,21 +77,22 @@ export function parseHostPort(variable: string, text: string): HostPort {
 
 /**
  * The client options from TOTP_ADDR and the PEM files TOTP_TLS_CERT, TOTP_TLS_KEY and TOTP_TLS_CA, all required
- * and all read now, so a wrong path stops the start instead of failing the first command.
+ * and all read and checked now (see tlsFilesFromEnv), so a wrong path or file stops the start instead of failing the
+ * first command. The client reads the files again while the bot runs, so a renewed certificate is used without a
+ * restart.
  */
-export function totpClientConfig(env: Env): TotpClientOptions {
+export function totpClientConfig(env: Env): TotpClientFileOptions {
   const present = presentEnv(env);
   const address = present.TOTP_ADDR;
   if (address === undefined) throw new ConfigError("TOTP_ADDR: required (totp-core's host:port)");
   if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address)) {
     throw new ConfigError("TOTP_ADDR: expected host:port, for example totp-core:8443");
   }
-  const pem = (variable: string) => {
-    const file = present[variable];
-    if (file === undefined) throw new ConfigError(`${variable}: required (a PEM file)`);
-    return readConfiguredFile(variable, file);
-  };
-  return { address, cert: pem("TOTP_TLS_CERT"), key: pem("TOTP_TLS_KEY"), ca: pem("TOTP_TLS_CA") };
+  try {
+    return { address, ...tlsFilesFromEnv(present) };
+  } catch (err) {
+    throw new ConfigError((err as Error).message, { cause: err });
+  }
 }
 
 /** What a schema library reports (zod's shape), reduced to what the message needs. */

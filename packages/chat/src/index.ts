@@ -4,11 +4,13 @@ export {
   ConfigError,
   configErrorFrom,
   type Env,
+  forgetBotSecrets,
   type HostPort,
   parseHostPort,
   presentEnv,
   readConfiguredFile,
   type SchemaIssues,
+  SECRETS_IN_ENVIRONMENT,
   secretFromEnv,
   totpClientConfig,
 } from "./botConfig.js";

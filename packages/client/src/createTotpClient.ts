@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type ChannelCredentials,
   type ClientOptions,
   type ClientUnaryCall,
   credentials,
+  experimental,
   type CallOptions as GrpcCallOptions,
   Metadata,
   makeGenericClientConstructor,
@@ -24,7 +26,8 @@ import {
   TotpServiceClient,
 } from "@totp-custody/contract";
 import { service as healthService, type ServingStatus } from "grpc-health-check";
-import type { TotpClientOptions } from "./options.js";
+import { LastGoodCertificateProvider } from "./LastGoodCertificateProvider.js";
+import type { TotpClientFileOptions, TotpClientOptions } from "./options.js";
 import { TotpClientError } from "./TotpClientError.js";
 
 /**
@@ -98,26 +101,52 @@ function openedStream(call: ClientUnaryCall): boolean {
   return call.getAuthContext() !== null;
 }
 
+/** How often the files of TotpClientFileOptions are read again by default. */
+const TLS_REFRESH_MS = 60_000;
+
 /**
- * Connects to totp-core over mTLS. Every call carries a deadline. UNAVAILABLE is retried with jittered exponential
- * backoff, but only where repeating cannot apply anything twice: the reads (GenerateCode, ListLabels) after any
- * UNAVAILABLE, the writes (RegisterSeed, DeleteSeed, ImportSeeds) only when the request never left this client.
+ * The channel's mTLS credentials. PEM given as text or bytes is used for the life of the client. Files are read by
+ * grpc-js's FileWatcherCertificateProvider, first when the channel starts connecting (a connection waits for that
+ * first read) and then every refresh interval; each new connection takes the last good read (see
+ * LastGoodCertificateProvider), so a renewed certificate is used from the next connection on, and connections already
+ * open keep theirs until they close (totp-core closes each after TOTP_MAX_CONNECTION_AGE_MS). The server name check
+ * (grpc.ssl_target_name_override) applies to both forms: grpc-js builds the connection options the same way for each.
+ */
+function channelCredentials(options: TotpClientOptions | TotpClientFileOptions): ChannelCredentials {
+  const pem = "ca" in options || "cert" in options || "key" in options;
+  const files = "caFile" in options || "certFile" in options || "keyFile" in options;
+  if (pem === files) throw new Error("createTotpClient: give either ca, cert and key, or caFile, certFile and keyFile");
+  if ("caFile" in options) {
+    const provider = new LastGoodCertificateProvider(
+      new experimental.FileWatcherCertificateProvider({
+        caCertificateFile: options.caFile,
+        certificateFile: options.certFile,
+        privateKeyFile: options.keyFile,
+        refreshIntervalMs: options.refreshIntervalMs ?? TLS_REFRESH_MS,
+      }),
+    );
+    return experimental.createCertificateProviderChannelCredentials(provider, provider);
+  }
+  const toBuffer = (pem: string | Buffer) => (typeof pem === "string" ? Buffer.from(pem) : pem);
+  return credentials.createSsl(toBuffer(options.ca), toBuffer(options.key), toBuffer(options.cert));
+}
+
+/**
+ * Connects to totp-core over mTLS, with PEM material given once or with files it re-reads (see channelCredentials).
+ * Every call carries a deadline. UNAVAILABLE is retried with jittered exponential backoff, but only where repeating
+ * cannot apply anything twice: the reads (GenerateCode, ListLabels) after any UNAVAILABLE, the writes (RegisterSeed,
+ * DeleteSeed, ImportSeeds) only when the request never left this client.
  * totp-core also answers a write UNAVAILABLE after Vault may have applied it (a Vault timeout, the end of the
  * shutdown grace period, an import that stopped midway); repeated, it would answer ALREADY_EXISTS or NOT_FOUND for
  * the caller's own write, so that UNAVAILABLE goes to the caller, who knows whether to check and repeat.
  */
-export function createTotpClient(options: TotpClientOptions): TotpClient {
-  const toBuffer = (pem: string | Buffer) => (typeof pem === "string" ? Buffer.from(pem) : pem);
+export function createTotpClient(options: TotpClientOptions | TotpClientFileOptions): TotpClient {
   const channelOptions: ClientOptions = {
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     ...(options.serverName ? { "grpc.ssl_target_name_override": options.serverName } : {}),
   };
-  const client = new TotpServiceClient(
-    options.address,
-    credentials.createSsl(toBuffer(options.ca), toBuffer(options.key), toBuffer(options.cert)),
-    channelOptions,
-  );
+  const client = new TotpServiceClient(options.address, channelCredentials(options), channelOptions);
   const deadlineMs = options.deadlineMs ?? 5000;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const backoffMs = options.backoffMs ?? 100;

@@ -177,7 +177,7 @@ describe("the client SDK", () => {
     nobody.close();
   });
 
-  it("reads its options from TOTP_ADDR and TOTP_TLS_* and names a missing one", () => {
+  it("takes its options from TOTP_ADDR and the TOTP_TLS_* files, checked now, and names a missing or wrong one", () => {
     const app = pki.clients.app;
     if (!app) throw new Error("no app certificate");
     const env = {
@@ -186,13 +186,18 @@ describe("the client SDK", () => {
       TOTP_TLS_CERT: app.certPath,
       TOTP_TLS_KEY: app.keyPath,
     };
-    const options = clientOptionsFromEnv(env);
-    expect(options.address).toBe("127.0.0.1:1");
-    expect(options.cert.toString()).toBe(app.certPem);
-    expect(() => clientOptionsFromEnv({ ...env, TOTP_ADDR: undefined })).toThrow(/TOTP_ADDR is not set/);
-    expect(() => clientOptionsFromEnv({ ...env, TOTP_TLS_KEY: undefined })).toThrow(/TOTP_TLS_KEY is not set/);
+    expect(clientOptionsFromEnv(env)).toEqual({
+      address: "127.0.0.1:1",
+      caFile: pki.caPath,
+      certFile: app.certPath,
+      keyFile: app.keyPath,
+      serverName: undefined,
+    });
+    expect(() => clientOptionsFromEnv({ ...env, TOTP_ADDR: undefined })).toThrow(/^TOTP_ADDR: required/);
+    expect(() => clientOptionsFromEnv({ ...env, TOTP_TLS_KEY: undefined })).toThrow(/^TOTP_TLS_KEY: required/);
     const missing = join(pki.dir, "missing.pem");
-    expect(() => clientOptionsFromEnv({ ...env, TOTP_TLS_CA: missing })).toThrow(/TOTP_TLS_CA: cannot read .*ENOENT/);
+    expect(() => clientOptionsFromEnv({ ...env, TOTP_TLS_CA: missing })).toThrow(/^TOTP_TLS_CA: cannot read .*ENOENT/);
+    expect(() => clientOptionsFromEnv({ ...env, TOTP_TLS_CERT: app.keyPath })).toThrow(/^TOTP_TLS_CERT: .* no valid/);
   });
 
   describe("on a core whose Vault is down, so that it answers UNAVAILABLE itself", () => {

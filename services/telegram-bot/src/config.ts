@@ -8,7 +8,7 @@ import {
   secretFromEnv,
   totpClientConfig,
 } from "@totp-custody/chat";
-import type { TotpClientOptions } from "@totp-custody/client";
+import type { TotpClientFileOptions } from "@totp-custody/client";
 import { z } from "zod";
 
 export { ConfigError, type HostPort };
@@ -21,7 +21,7 @@ export interface Config {
   token: string;
   /** The Bot API root, ending in `/` so that telegraf keeps a path prefix (it resolves `./bot<token>/...` on it). */
   apiRoot: string;
-  totp: TotpClientOptions;
+  totp: TotpClientFileOptions;
   /** Webhook mode when set; long polling when undefined. */
   webhook: WebhookConfig | undefined;
   /** Telegram user ids allowed to use the bot; undefined: everyone. */

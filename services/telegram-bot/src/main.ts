@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { forgetBotSecrets, SECRETS_IN_ENVIRONMENT } from "@totp-custody/chat";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger, withoutToken } from "./logger.js";
 import { startBot } from "./server.js";
@@ -13,7 +14,10 @@ try {
   process.exit(2);
 }
 
+// The secret values are in config now; the environment keeps none for a library, a child or a dump to find.
+const secretsInEnvironment = forgetBotSecrets(process.env);
 const log = createLogger();
+if (secretsInEnvironment.length > 0) log.warn({ variables: secretsInEnvironment }, SECRETS_IN_ENVIRONMENT);
 try {
   const bot = await startBot(config, log);
   let stopping = false;

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeTestPki, type TestPki } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_API_ROOT, loadConfig } from "../src/config.js";
 
@@ -8,20 +9,24 @@ const TOKEN = "123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOpp_-";
 
 describe("loadConfig", () => {
   let dir: string;
+  let pki: TestPki;
   let base: Record<string, string>;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "tgbot-config-"));
-    for (const name of ["ca.crt", "bot.crt", "bot.key"]) await writeFile(join(dir, name), `${name} pem\n`);
+    pki = await makeTestPki(["bot"]);
     await writeFile(join(dir, "token"), `${TOKEN}\n`);
     base = {
       TELEGRAM_BOT_TOKEN: TOKEN,
       TOTP_ADDR: "totp-core:8443",
-      TOTP_TLS_CA: join(dir, "ca.crt"),
-      TOTP_TLS_CERT: join(dir, "bot.crt"),
-      TOTP_TLS_KEY: join(dir, "bot.key"),
+      TOTP_TLS_CA: pki.caPath,
+      TOTP_TLS_CERT: pki.clients.bot?.certPath ?? "",
+      TOTP_TLS_KEY: pki.clients.bot?.keyPath ?? "",
     };
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await pki?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   /** The message of the ConfigError that `env` gives; fails the test when it loads. */
   function refusal(env: Record<string, string | undefined>): string {
@@ -38,7 +43,12 @@ describe("loadConfig", () => {
     const config = loadConfig(base);
     expect(config.token).toBe(TOKEN);
     expect(config.apiRoot).toBe(DEFAULT_API_ROOT);
-    expect(config.totp).toMatchObject({ address: "totp-core:8443", ca: "ca.crt pem\n", cert: "bot.crt pem\n" });
+    expect(config.totp).toEqual({
+      address: "totp-core:8443",
+      caFile: base.TOTP_TLS_CA,
+      certFile: base.TOTP_TLS_CERT,
+      keyFile: base.TOTP_TLS_KEY,
+    });
     expect(config.webhook).toBeUndefined();
     expect(config.allowedUsers).toBeUndefined();
     expect(config.healthListen).toBeUndefined();

@@ -38,7 +38,8 @@ export interface RunningServer {
 
 /** The services the health endpoints report: the whole server ("") and the contract's service. */
 const HEALTH_SERVICES = ["", "totp.v1.TotpService"];
-const HEALTH_INTERVAL_MS = 2000;
+/** How often health asks the store: how long a store that stopped answering, or refuses our Vault token, goes unseen. */
+export const HEALTH_INTERVAL_MS = 2000;
 /**
  * After the grace period, the calls still running are answered UNAVAILABLE; their connections then get this long to
  * deliver those answers and close before they are cut.

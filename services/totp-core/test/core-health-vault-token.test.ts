@@ -1,6 +1,7 @@
 import { credentials } from "@grpc/grpc-js";
 import { startVault, type Vault } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HEALTH_INTERVAL_MS } from "../src/server.js";
 import {
   announcedPorts,
   appRoleLogin,
@@ -11,6 +12,12 @@ import {
   revokeRoleTokens,
   startCoreFixture,
 } from "./grpcHarness.js";
+
+/**
+ * How soon NOT_SERVING must follow Vault's refusal: the next health check, at most one interval away, with a
+ * second interval and a second of margin for a loaded machine.
+ */
+const NOT_SERVING_WITHIN_MS = 2 * HEALTH_INTERVAL_MS + 1000;
 
 /** The plaintext probe port's answer, as the kubelet would get it. */
 const probe = (fx: CoreFixture) =>
@@ -43,7 +50,9 @@ describe("health follows whether Vault takes our token", () => {
     expect(await probe(fx)).toBe("SERVING");
 
     await vault.request("POST", "auth/token/revoke", { token: created.auth.client_token });
+    const revoked = Date.now();
     await eventually(async () => (await probe(fx)) === "NOT_SERVING", "NOT_SERVING after the revocation");
+    expect(Date.now() - revoked).toBeLessThanOrEqual(NOT_SERVING_WITHIN_MS);
     expect(fx.core.process.stdout).toMatch(/Vault denies this request to our token/);
   });
 
@@ -57,7 +66,9 @@ describe("health follows whether Vault takes our token", () => {
     // Logins from loopback refused, then the token revoked: the core cannot get a working token.
     await vault.request("POST", `auth/approle/role/${role}`, { secret_id_bound_cidrs: ["192.0.2.1/32"] });
     expect(await revokeRoleTokens(vault, role)).toBeGreaterThanOrEqual(1);
+    const revoked = Date.now();
     await eventually(async () => (await probe(fx)) === "NOT_SERVING", "NOT_SERVING without a working token");
+    expect(Date.now() - revoked).toBeLessThanOrEqual(NOT_SERVING_WITHIN_MS);
 
     await vault.request("POST", `auth/approle/role/${role}`, { secret_id_bound_cidrs: [] });
     await eventually(async () => (await probe(fx)) === "SERVING", "SERVING after a login");

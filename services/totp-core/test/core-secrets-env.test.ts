@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeTestPki, type RunningCore, startTotpCore, type TestPki } from "@totp-custody/testkit";
+import { eventually, makeTestPki, type RunningCore, startTotpCore, type TestPki } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const POLICY = "clients: {}\n";
@@ -28,16 +29,36 @@ describe("secrets in the environment", () => {
     expect(core.process.stdout + core.process.stderr).not.toContain(key);
   });
 
-  it("keeps a key given as TOTP_FILE_KEY_FILE out of /proc/<pid>/environ, and says nothing", async () => {
+  it("removes a key given as a value from its process.env, while /proc/<pid>/environ keeps it as the warning says", async () => {
     const key = randomBytes(32).toString("hex");
-    const keyFile = join(pki.dir, "file-key");
-    await writeFile(keyFile, key, { mode: 0o600 });
-    // An empty TOTP_FILE_KEY is unset, replacing the value startTotpCore would give.
-    const core = await startTotpCore({ pki, policy: POLICY, env: { TOTP_FILE_KEY: "", TOTP_FILE_KEY_FILE: keyFile } });
-    cores.push(core);
-    expect(core.process.stdout).not.toMatch(WARNING);
-    const environ = await readFile(`/proc/${core.process.pid}/environ`, "latin1");
-    expect(environ).toContain("TOTP_FILE_KEY_FILE=");
-    expect(environ).not.toContain(key);
+    const reports = await mkdtemp(join(tmpdir(), "core-report-"));
+    try {
+      // A Node diagnostic report lists the environment as the process has it at that moment (what a library or a
+      // child would get), unlike /proc/<pid>/environ, which the kernel keeps as the process started.
+      const core = await startTotpCore({
+        pki,
+        policy: POLICY,
+        env: { TOTP_FILE_KEY: key },
+        nodeArgs: ["--report-on-signal", "--report-signal=SIGUSR2", `--report-directory=${reports}`],
+      });
+      cores.push(core);
+      const pid = core.process.pid;
+      if (pid === undefined) throw new Error("the process has no pid");
+      process.kill(pid, "SIGUSR2");
+      const file = await eventually(async () => (await readdir(reports)).find((name) => name.endsWith(".json")), {
+        what: "the diagnostic report",
+        timeoutMs: 10_000,
+      });
+      const report = await eventually(
+        async () => JSON.parse(await readFile(join(reports, file), "utf8")) as { environmentVariables: object },
+        { what: "the whole report" },
+      );
+      expect(report.environmentVariables).toHaveProperty("TOTP_FILE_PATH");
+      expect(report.environmentVariables).not.toHaveProperty("TOTP_FILE_KEY");
+      expect(JSON.stringify(report)).not.toContain(key);
+      expect(await readFile(`/proc/${pid}/environ`, "latin1")).toContain(`TOTP_FILE_KEY=${key}`);
+    } finally {
+      await rm(reports, { recursive: true, force: true });
+    }
   });
 });

@@ -9,7 +9,7 @@ import {
   secretFromEnv,
   totpClientConfig,
 } from "@totp-custody/chat";
-import type { TotpClientOptions } from "@totp-custody/client";
+import type { TotpClientFileOptions } from "@totp-custody/client";
 import { parse as parseIni } from "ini";
 import { z } from "zod";
 
@@ -22,7 +22,7 @@ export { ConfigError };
  */
 export interface Config {
   zulip: ZulipCredentials;
-  totp: TotpClientOptions;
+  totp: TotpClientFileOptions;
   webhook: { listen: HostPort; token: string } | undefined;
   /** Who may use the bot (ids and lower-case emails); undefined: everyone in the realm. */
   allowedSenders: SenderAllowlist | undefined;

@@ -1,3 +1,4 @@
+import { forgetBotSecrets, SECRETS_IN_ENVIRONMENT } from "@totp-custody/chat";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startBot } from "./server.js";
@@ -17,7 +18,10 @@ try {
   throw err;
 }
 
+// The secret values are in config now; the environment keeps none for a library, a child or a dump to find.
+const secretsInEnvironment = forgetBotSecrets(process.env);
 const log = createLogger();
+if (secretsInEnvironment.length > 0) log.warn({ variables: secretsInEnvironment }, SECRETS_IN_ENVIRONMENT);
 try {
   const bot = await startBot(config, log);
   log.info(

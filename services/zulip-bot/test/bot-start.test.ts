@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  eventually,
   freePort,
   makeTestPki,
   type RunningCore,
@@ -105,6 +106,38 @@ describe("the Zulip bot process: configuration errors, zuliprc, probes", () => {
         zulip.messagesSeenBy(carol, { with: bot }).find((m) => m.senderId === bot.id),
       );
       expect(reply.visibleText).toContain(`zulip:${carol.id}`);
+    } finally {
+      expect(await handle.stop(30_000)).toEqual({ code: 0, signal: null });
+    }
+  });
+
+  it("removes an API key given as a value from its process.env once read, and warns naming the variable", async () => {
+    const reports = await mkdtemp(join(dir, "reports-"));
+    // A Node diagnostic report lists the environment as the process has it at that moment (what a library or a
+    // child would get); /proc/<pid>/environ keeps the environment the process started with, as the warning says.
+    const handle = runProcess(
+      "node",
+      ["--report-on-signal", "--report-signal=SIGUSR2", `--report-directory=${reports}`, ZULIP_BOT_MAIN],
+      { env },
+    );
+    try {
+      await handle.waitForOutput(/zulip-bot ready/, 30_000);
+      const warning = handle.stdout.split("\n").find((line) => line.includes("/proc/<pid>/environ"));
+      expect(JSON.parse(warning ?? "{}").variables).toEqual(["ZULIP_API_KEY"]);
+      const pid = handle.pid;
+      if (pid === undefined) throw new Error("the process has no pid");
+      process.kill(pid, "SIGUSR2");
+      const file = await eventually(async () => (await readdir(reports)).find((name) => name.endsWith(".json")), {
+        what: "the diagnostic report",
+      });
+      const report = await eventually(
+        async () => JSON.parse(await readFile(join(reports, file), "utf8")) as { environmentVariables: object },
+        { what: "the whole report" },
+      );
+      expect(report.environmentVariables).toHaveProperty("ZULIP_EMAIL");
+      expect(report.environmentVariables).not.toHaveProperty("ZULIP_API_KEY");
+      expect(JSON.stringify(report)).not.toContain(bot.apiKey);
+      expect(await readFile(`/proc/${pid}/environ`, "latin1")).toContain(`ZULIP_API_KEY=${bot.apiKey}`);
     } finally {
       expect(await handle.stop(30_000)).toEqual({ code: 0, signal: null });
     }

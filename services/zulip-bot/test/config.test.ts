@@ -1,27 +1,31 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeTestPki, type TestPki } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 
 describe("the Zulip bot's configuration", () => {
   let dir: string;
+  let pki: TestPki;
   let base: Record<string, string>;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "zulip-config-"));
-    const pem = join(dir, "x.pem");
-    await writeFile(pem, "PEM");
+    pki = await makeTestPki(["bot"]);
     base = {
       ZULIP_REALM: "https://chat.example.com/",
       ZULIP_EMAIL: "otp-bot@chat.example.com",
       ZULIP_API_KEY: "k3y",
       TOTP_ADDR: "totp-core:8443",
-      TOTP_TLS_CERT: pem,
-      TOTP_TLS_KEY: pem,
-      TOTP_TLS_CA: pem,
+      TOTP_TLS_CERT: pki.clients.bot?.certPath ?? "",
+      TOTP_TLS_KEY: pki.clients.bot?.keyPath ?? "",
+      TOTP_TLS_CA: pki.caPath,
     };
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await pki?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const problem = (env: Record<string, string | undefined>) => {
     try {
@@ -35,7 +39,7 @@ describe("the Zulip bot's configuration", () => {
   it("takes the credentials and totp-core's mTLS files; event-queue mode, everyone, any stream, no probes", () => {
     const config = loadConfig(base);
     expect(config.zulip).toEqual({ realm: "https://chat.example.com", email: base.ZULIP_EMAIL, apiKey: "k3y" });
-    expect(config.totp).toMatchObject({ address: "totp-core:8443", cert: "PEM" });
+    expect(config.totp).toMatchObject({ address: "totp-core:8443", certFile: base.TOTP_TLS_CERT });
     expect(config.webhook).toBeUndefined();
     expect(config.allowedSenders).toBeUndefined();
     expect(config.streams).toBeUndefined();

@@ -166,9 +166,13 @@ export interface SeedSpec {
   digits: number;
   /** The time step in seconds, 1 to 86400 (30 when 0). */
   period: number;
-  /** The issuer, for display (at most 128 characters). */
+  /**
+   * The issuer, for display (at most 128 characters). Control characters and bidirectional controls (U+061C,
+   * U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069), which could make the text read otherwise than it is, are
+   * refused with INVALID_ARGUMENT naming the field.
+   */
   issuer: string;
-  /** The account, for display (at most 128 characters). */
+  /** The account, for display (at most 128 characters); refused like the issuer for the same characters. */
   account: string;
   /** NUMERIC or STEAM; NUMERIC when unspecified. */
   encoding: Encoding;
@@ -182,7 +186,7 @@ export interface RegisterSeedRequest {
   onBehalfOf: string;
   /** Replace an existing seed under this label instead of answering ALREADY_EXISTS. */
   overwrite: boolean;
-  /** An `otpauth://totp/...` Key URI. */
+  /** An `otpauth://totp/...` Key URI. Its issuer and account follow SeedSpec's rules for theirs. */
   otpauthUri?:
     | string
     | undefined;
@@ -1939,7 +1943,8 @@ export const TotpServiceService = {
   },
   /**
    * ListLabels returns the labels the caller may read, personal ones first, then shared ones, both in label order.
-   * Errors: INVALID_ARGUMENT for a page token that this server did not issue for this caller.
+   * Errors: INVALID_ARGUMENT for a page token that is not one ListLabels issued to this caller (a token from any
+   * replica, or from before a restart, is valid for the caller it was issued to).
    */
   listLabels: {
     path: "/totp.v1.TotpService/ListLabels" as const,
@@ -2014,7 +2019,8 @@ export interface TotpServiceServer extends UntypedServiceImplementation {
   registerSeed: handleUnaryCall<RegisterSeedRequest, RegisterSeedResponse>;
   /**
    * ListLabels returns the labels the caller may read, personal ones first, then shared ones, both in label order.
-   * Errors: INVALID_ARGUMENT for a page token that this server did not issue for this caller.
+   * Errors: INVALID_ARGUMENT for a page token that is not one ListLabels issued to this caller (a token from any
+   * replica, or from before a restart, is valid for the caller it was issued to).
    */
   listLabels: handleUnaryCall<ListLabelsRequest, ListLabelsResponse>;
   /**
@@ -2093,7 +2099,8 @@ export interface TotpServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * ListLabels returns the labels the caller may read, personal ones first, then shared ones, both in label order.
-   * Errors: INVALID_ARGUMENT for a page token that this server did not issue for this caller.
+   * Errors: INVALID_ARGUMENT for a page token that is not one ListLabels issued to this caller (a token from any
+   * replica, or from before a restart, is valid for the caller it was issued to).
    */
   listLabels(
     request: ListLabelsRequest,
