@@ -4,6 +4,9 @@ import { createServer, type TLSSocket, type Server as TlsServer } from "node:tls
 import type { LoadedCertificates } from "./CertificateReloader.js";
 import { type ClientCertificate, peerCertificate } from "./identity.js";
 
+/** Why a connection is cut: see MtlsListener.cut. */
+export type CutReason = "not_admitted" | "refusals";
+
 export interface MtlsListenerOptions {
   host: string;
   port: number;
@@ -14,8 +17,10 @@ export interface MtlsListenerOptions {
   maxConnections: number;
   /** Whether the policy knows the verified client certificate of a new connection (and has not revoked it). */
   admits(certificate: ClientCertificate | undefined): boolean;
-  /** Time a connection of an identity the policy does not admit gets to hear its PERMISSION_DENIED before it is cut. */
+  /** Time a connection being cut (see `cut`) gets to hear its refusal before it is closed. */
   refusedGraceMs: number;
+  /** Told of each connection as it is closed by `cut`, with the client certificate of its handshake. */
+  onCut(reason: CutReason, certificate: ClientCertificate | undefined): void;
   /** Hands an authenticated connection to the gRPC server. */
   serve(socket: TLSSocket): void;
 }
@@ -29,9 +34,13 @@ export interface MtlsListenerOptions {
  */
 export class MtlsListener {
   readonly #server: TlsServer;
+  readonly #connections: Map<string, Connection>;
+  readonly #options: MtlsListenerOptions;
 
-  private constructor(server: TlsServer) {
+  private constructor(server: TlsServer, connections: Map<string, Connection>, options: MtlsListenerOptions) {
     this.#server = server;
+    this.#connections = connections;
+    this.#options = options;
   }
 
   static async listen(options: MtlsListenerOptions): Promise<MtlsListener> {
@@ -46,26 +55,52 @@ export class MtlsListener {
     // A failed handshake (timeout, untrusted certificate) is the client's problem. With a listener here, Node
     // leaves closing the socket to us: a timed-out handshake would otherwise stay open.
     server.on("tlsClientError", (_err, socket) => socket.destroy());
-    // Cutting a connection that HTTP/2 has taken over needs its TCP socket: destroying the TLS socket then leaves
-    // the connection open. The TCP socket of each connection, by its peer address, until it closes.
-    const tcpByPeer = new Map<string, Socket>();
+    // Each open connection by its peer address ("address:port", as grpc-js's getPeer names it), until it closes.
+    const connections = new Map<string, Connection>();
     server.on("connection", (tcp: Socket) => {
       const peer = peerOf(tcp);
-      tcpByPeer.set(peer, tcp);
-      tcp.once("close", () => tcpByPeer.delete(peer));
+      connections.set(peer, { tcp, certificate: undefined, cutting: false });
+      tcp.once("close", () => connections.delete(peer));
     });
+    const listener = new MtlsListener(server, connections, options);
     server.on("secureConnection", (socket: TLSSocket) => {
       socket.on("error", () => {});
-      const certificate = peerCertificate({ sslPeerCertificate: socket.getPeerCertificate() });
-      const tcp = tcpByPeer.get(peerOf(socket));
-      if (tcp && !options.admits(certificate)) {
-        setTimeout(() => tcp.resetAndDestroy(), options.refusedGraceMs).unref();
+      const peer = peerOf(socket);
+      const connection = connections.get(peer);
+      if (connection) {
+        connection.certificate = peerCertificate({ sslPeerCertificate: socket.getPeerCertificate() });
+        if (!options.admits(connection.certificate)) listener.cut(peer, "not_admitted");
       }
       options.serve(socket);
     });
     server.listen(options.port, options.host);
     await Promise.race([once(server, "listening"), once(server, "error").then(([err]) => Promise.reject(err))]);
-    return new MtlsListener(server);
+    return listener;
+  }
+
+  /**
+   * Closes the connection of `peer` after the grace period, calls on it or not: what is done to a client the policy
+   * does not admit, or that keeps sending calls that are refused. The TCP socket is reset, because HTTP/2 has taken
+   * the TLS socket over and destroying that one leaves the connection open; the client sees the reset at once and
+   * its calls in flight fail UNAVAILABLE (a call it was writing at that very moment may be left to its deadline: grpc-js
+   * does not always notice the reset under a write).
+   */
+  cut(peer: string, reason: CutReason): void {
+    const connection = this.#connections.get(peer);
+    if (!connection || connection.cutting) return;
+    connection.cutting = true;
+    setTimeout(() => {
+      if (connection.tcp.destroyed) return;
+      connection.tcp.resetAndDestroy();
+      this.#options.onCut(reason, connection.certificate);
+    }, this.#options.refusedGraceMs).unref();
+  }
+
+  /** Cuts every open connection whose certificate the policy no longer admits: run after a policy reload. */
+  cutUnadmitted(): void {
+    for (const [peer, { certificate }] of this.#connections) {
+      if (certificate && !this.#options.admits(certificate)) this.cut(peer, "not_admitted");
+    }
   }
 
   get port(): number {
@@ -82,6 +117,14 @@ export class MtlsListener {
   close(): void {
     this.#server.close();
   }
+}
+
+interface Connection {
+  tcp: Socket;
+  /** The verified client certificate, once the handshake is done. */
+  certificate: ClientCertificate | undefined;
+  /** Set once a cut is scheduled, so a flood of refusals schedules one. */
+  cutting: boolean;
 }
 
 function secureContextOf(loaded: LoadedCertificates) {

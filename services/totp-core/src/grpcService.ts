@@ -23,6 +23,11 @@ export interface CallHooks {
    * it gets its own audit line, or is only counted in the client's next summary line and answered with the wait.
    */
   admitRefusal(client: string): { audit: true } | { audit: false; retryAfterMs: number };
+  /**
+   * Closes, after a grace period, the connection (named as grpc-js's getPeer names it) of a client that went on
+   * sending refused calls past its budget: it costs the server a refusal per call and has no claim to the connection.
+   */
+  cutConnection(peer: string): void;
   /** True once an audit write failed: from then on no call may run, since none could be audited. */
   auditBroken(): boolean;
   /** Counts the call and its latency. */
@@ -91,6 +96,8 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       const requestId = typeof sentId === "string" && REQUEST_ID.test(sentId) ? sentId : randomUUID();
       const label = call.request.label || undefined;
       let principal: string | undefined;
+      // Whether the caller is a bot acting for a user: see Caller.forUser.
+      let forUser = false;
       // A line each, written before the call's own line, for the labels of a call that handles several.
       let entries: Array<{ label: string | undefined; outcome: "ok" | ErrorCode }> | undefined;
       // Until the call passes its identity and limit checks, a failure is a refusal and draws on the refusal budget.
@@ -140,8 +147,10 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
 
       const refuse = (e: TotpError) => {
         if (refusedEarly && e.code !== "INTERNAL" && e.code !== "UNAVAILABLE" && !settled) {
-          const admitted = hooks.admitRefusal(client ?? peerAddress(call.getPeer()));
+          const peer = call.getPeer();
+          const admitted = hooks.admitRefusal(client ?? peerAddress(peer));
           if (!admitted.audit) {
+            if (!forUser) hooks.cutConnection(peer);
             settled = true;
             inFlight?.delete(abandon);
             observe("RESOURCE_EXHAUSTED");
@@ -164,6 +173,7 @@ export function createGrpcService({ service, policy, hooks, log, inFlight }: Grp
       (async () => {
         const caller = resolveCaller(policy(), client, call.request.onBehalfOf, certificate?.notBefore ?? 0);
         principal = caller.principal;
+        forUser = caller.forUser;
         await hooks.checkLimit(kind, caller.principal, label);
         refusedEarly = false;
         return run(caller, call.request, {

@@ -84,6 +84,8 @@ const portOf = (server: NetServer): number => {
 /** Wires totp-core from a validated configuration and starts serving. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const metrics = new Metrics();
+  // Set once the port listens; the policy's reloads and the certificate reloads reach it from then on.
+  let mtls: MtlsListener | undefined;
   const policy = await startStep(
     "TOTP_POLICY_FILE",
     config.policyFile,
@@ -91,7 +93,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       new PolicyWatcher({
         file: config.policyFile,
         pollIntervalMs: config.policyReloadMs,
-        onReload: () => log.info({ file: config.policyFile }, "policy reloaded"),
+        onReload: () => {
+          log.info({ file: config.policyFile }, "policy reloaded");
+          // A client the new policy no longer admits (its line removed, its certificate revoked) is cut off.
+          mtls?.cutUnadmitted();
+        },
         onError: (err) => log.error({ err }, "policy file rejected; the previous policy stays in force"),
       }),
   );
@@ -171,7 +177,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         onFallback: () => metrics.redisFallbacks.inc(),
       })
     : localLimits;
-  let mtls: MtlsListener | undefined;
   const certificates = await CertificateReloader.start(
     config.tls,
     config.tls.reloadMs,
@@ -234,6 +239,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           if (!admitted.audit) metrics.rateLimited.inc({ kind: "refusals" });
           return admitted;
         },
+        cutConnection: (peer) => mtls?.cut(peer, "refusals"),
         auditBroken: () => audit.failed,
         observe: (method, outcome, seconds) => {
           metrics.rpcRequests.inc({ method, code: outcome === "ok" ? "OK" : outcome });
@@ -258,6 +264,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       admits: (certificate) =>
         !("refused" in clientRule(policy.current(), certificate?.id, certificate?.notBefore ?? 0)),
       refusedGraceMs: REFUSED_CLIENT_GRACE_MS,
+      onCut: (reason, certificate) => {
+        metrics.connectionsCut.inc({ reason });
+        log.warn({ client: certificate?.id, reason }, "connection cut");
+      },
       serve: (socket) => mtlsInjector.injectConnection(socket),
     }),
   );

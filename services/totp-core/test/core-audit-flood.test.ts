@@ -31,6 +31,10 @@ interface Flood {
   /** Bytes the audit file grew by during the flood. */
   grown: number;
   elapsedMs: number;
+  /** How many of the attacker's calls ended with each status code. */
+  codes: Map<number, number>;
+  /** How many connections the core cut during the flood, by reason (its metric). */
+  cut: Record<string, number>;
 }
 
 describe("a flood of refused calls", () => {
@@ -63,6 +67,16 @@ describe("a flood of refused calls", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const metrics = async () => (await fetch(`http://127.0.0.1:${announcedPorts(fx.core).metrics}/metrics`)).text();
+  /** totp_connections_cut_total by reason. */
+  const connectionsCut = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      [...(await metrics()).matchAll(/^totp_connections_cut_total\{reason="(\w+)"\} (\d+)$/gm)].map(([, reason, n]) => [
+        reason,
+        Number(n),
+      ]),
+    );
+
   /**
    * CONCURRENCY loops of GenerateCode with a 16 KiB label for FLOOD_MS and at least `minCalls` calls (so that the
    * flood goes past every budget however slow the machine), while another caller keeps getting codes.
@@ -77,6 +91,8 @@ describe("a flood of refused calls", () => {
     const before = statSync(auditFile).size;
     const started = performance.now();
     let calls = 0;
+    const codes = new Map<number, number>();
+    const cutBefore = await connectionsCut();
     const request = GenerateCodeRequest.fromPartial({ label: HUGE_LABEL, onBehalfOf });
     // A deadline as the SDK sets one: a stranger's connection is cut two seconds after its handshake, and calls in
     // flight on it at that moment may hear nothing more.
@@ -88,7 +104,9 @@ describe("a flood of refused calls", () => {
       while (performance.now() - started < FLOOD_MS || calls < minCalls) {
         const err = await one();
         calls++;
-        expect(err?.code).not.toBe(status.OK);
+        const code = err?.code ?? status.OK;
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+        expect(code).not.toBe(status.OK);
       }
     });
     // Another caller is served all along (a few calls, within its own limit): its codes are the ones the seed gives.
@@ -108,7 +126,11 @@ describe("a flood of refused calls", () => {
     const elapsedMs = performance.now() - started;
     // The last summary of the flood is written within one summary interval after it.
     await sleep(SUMMARY_INTERVAL_MS * 2);
-    return { calls, grown: statSync(auditFile).size - before, elapsedMs };
+    const cutAfter = await connectionsCut();
+    const cut = Object.fromEntries(
+      Object.entries(cutAfter).map(([reason, n]) => [reason, n - (cutBefore[reason] ?? 0)] as const),
+    );
+    return { calls, grown: statSync(auditFile).size - before, elapsedMs, codes, cut };
   }
 
   /**
@@ -125,17 +147,29 @@ describe("a flood of refused calls", () => {
   };
 
   it.each([
-    ["a certificate the policy does not know", "stranger", "", 0, "zulip-bot", "zulip:42"],
-    ["a bot with a malformed on_behalf_of", "telegram-bot", "telegram:", 0, "telegram-bot", "telegram:111"],
-    ["a known service over its rate limit", "deployer", "", REQUESTS_PER_MINUTE, "admin", ""],
+    ["a certificate the policy does not know", "stranger", "", 0, "zulip-bot", "zulip:42", "not_admitted"],
+    ["a bot with a malformed on_behalf_of", "telegram-bot", "telegram:", 0, "telegram-bot", "telegram:111", "refusals"],
+    ["a known service over its rate limit", "deployer", "", REQUESTS_PER_MINUTE, "admin", "", "refusals"],
   ] as const)(
-    "from %s grows the audit file by a bounded amount, and others are served",
-    async (_, name, onBehalfOf, runs, other, otherFor) => {
+    "from %s grows the audit file by a bounded amount, is cut off, and others are served",
+    async (_, name, onBehalfOf, runs, other, otherFor, reason) => {
       // The bot's well-formed calls for a user go on while the same bot floods with malformed ones.
       const served = () => fx.client(other).generateCode({ label: "team-aws", onBehalfOf: otherFor });
       const result = await flood(name, onBehalfOf, 2 * (REFUSALS_PER_MINUTE + runs), served);
       console.log(
         `${name}: ${result.calls} refused calls in ${Math.round(result.elapsedMs)} ms grew the audit file by ${result.grown} bytes (${(result.grown / result.calls).toFixed(1)} bytes per call)`,
+      );
+      console.log(
+        `${name}: status codes ${JSON.stringify(Object.fromEntries(result.codes))}, cut ${JSON.stringify(result.cut)}`,
+      );
+      // Cut off: the core closed the connection under it, counted it and logged it naming the client; the attacker
+      // lost its calls in flight there (UNAVAILABLE, or, for a call grpc-js was writing at that moment, its deadline).
+      expect(result.cut[reason]).toBeGreaterThan(0);
+      expect(
+        (result.codes.get(status.UNAVAILABLE) ?? 0) + (result.codes.get(status.DEADLINE_EXCEEDED) ?? 0),
+      ).toBeGreaterThan(0);
+      expect(fx.core.process.stdout).toMatch(
+        new RegExp(`"client":"spiffe://totp.internal/${name}","reason":"${reason}","msg":"connection cut"`),
       );
       expect(result.grown / result.calls).toBeLessThan(1024);
       expect(result.grown).toBeLessThanOrEqual(allowance(result, runs));
@@ -143,8 +177,7 @@ describe("a flood of refused calls", () => {
   );
 
   it("shows operators what the audit log writes and the room left on its volume, before it fills", async () => {
-    const response = await fetch(`http://127.0.0.1:${announcedPorts(fx.core).metrics}/metrics`);
-    const text = await response.text();
+    const text = await metrics();
     const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1]);
     // Every byte of the file was written by this process (it created the file).
     expect(value("totp_audit_written_bytes_total")).toBe(statSync(auditFile).size);

@@ -1,8 +1,18 @@
 import { rename, writeFile } from "node:fs/promises";
+import { connectivityState, Metadata } from "@grpc/grpc-js";
 import { status } from "@totp-custody/client";
+import { GenerateCodeRequest, TotpServiceClient } from "@totp-custody/contract";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CoreFixture, eventually, failure, startCoreFixture, TEST_POLICY } from "./grpcHarness.js";
+import {
+  type CLIENT_NAMES,
+  type CoreFixture,
+  eventually,
+  failure,
+  mtlsCredentials,
+  startCoreFixture,
+  TEST_POLICY,
+} from "./grpcHarness.js";
 
 const BOT = "spiffe://totp.internal/telegram-bot";
 const uri = () => `otpauth://totp/x?secret=${new OTPAuth.Secret({ size: 20 }).base32}`;
@@ -36,11 +46,26 @@ describe("a policy edit on a running core", () => {
   });
   afterAll(() => fx.close());
 
+  /** A connection of `name` that has answered one call (refused or not), so that it is open, and READY. */
+  const openConnection = async (name: (typeof CLIENT_NAMES)[number], onBehalfOf: string) => {
+    const raw = new TotpServiceClient(fx.core.address, mtlsCredentials(fx, name));
+    const request = GenerateCodeRequest.fromPartial({ label: "nothing-here", onBehalfOf });
+    await new Promise((resolve) =>
+      raw.generateCode(request, new Metadata(), { deadline: Date.now() + 10_000 }, resolve),
+    );
+    expect(raw.getChannel().getConnectivityState(false)).toBe(connectivityState.READY);
+    return raw;
+  };
+
   it("cuts off a bot whose line is removed, on the client (channel) it already has, without a restart", async () => {
     const bot = fx.client("telegram-bot");
     await bot.registerSeed({ label: "mine", onBehalfOf: "telegram:111", otpauthUri: uri() });
     expect((await bot.generateCode({ label: "mine", onBehalfOf: "telegram:111" })).code).toMatch(/^\d{6}$/);
     await fx.client("zulip-bot").registerSeed({ label: "theirs", onBehalfOf: "zulip:42", otpauthUri: uri() });
+    // Connections open before the edit and idle after it: the removed bot's is closed by the core, which does not
+    // wait for it to send a call (or to come back after a keepalive); the other bot's stays.
+    const removedIdle = await openConnection("telegram-bot", "telegram:111");
+    const keptIdle = await openConnection("zulip-bot", "zulip:42");
 
     const withoutBot = TEST_POLICY.replace(`  ${BOT}: { actsFor: telegram }\n`, "");
     expect(withoutBot).not.toContain(BOT);
@@ -59,6 +84,13 @@ describe("a policy edit on a running core", () => {
     expect(refusal?.code).toBe(status.PERMISSION_DENIED);
     expect(refusal?.message).toBe(`client certificate ${BOT} is not allowed`);
     expect(fx.core.process.stdout).toContain('"policy reloaded"');
+    await eventually(
+      () => removedIdle.getChannel().getConnectivityState(false) !== connectivityState.READY,
+      "the removed bot's open connection closed by the core",
+    );
+    expect(keptIdle.getChannel().getConnectivityState(false)).toBe(connectivityState.READY);
+    removedIdle.close();
+    keptIdle.close();
     // Only that line went: the other bot still works.
     expect((await fx.client("zulip-bot").generateCode({ label: "theirs", onBehalfOf: "zulip:42" })).code).toMatch(
       /^\d{6}$/,

@@ -47,6 +47,7 @@ describe("resolveCaller", () => {
       clientId: TELEGRAM_BOT,
       principal: "telegram:111",
       admin: false,
+      forUser: true,
     });
     expect(resolveCaller(policy, ZULIP_BOT, "zulip:42", Date.now()).principal).toBe("zulip:42");
   });
@@ -56,6 +57,7 @@ describe("resolveCaller", () => {
       clientId: DEPLOYER,
       principal: "service:deployer",
       admin: false,
+      forUser: false,
     });
     expect(resolveCaller(policy, DEPLOYER, "service:deployer", Date.now()).principal).toBe("service:deployer");
     expect(resolveCaller(policy, ADMIN, "", Date.now()).admin).toBe(true);

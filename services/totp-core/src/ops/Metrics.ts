@@ -54,6 +54,13 @@ export class Metrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
+  /** `reason`: `not_admitted` (the policy does not, or no longer, know the certificate) or `refusals` (over budget). */
+  readonly connectionsCut = new Counter({
+    name: "totp_connections_cut_total",
+    help: "Connections on the mTLS port closed by totp-core: clients the policy does not admit, or over their budget of refused calls.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   #redisSource: (() => boolean) | undefined;
   readonly redisUp = new Gauge({
     name: "totp_redis_up",

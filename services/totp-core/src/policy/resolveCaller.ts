@@ -10,6 +10,11 @@ export interface Caller {
   readonly principal: string;
   /** The client is an admin: it manages, and so reads, every shared label. */
   readonly admin: boolean;
+  /**
+   * The client is a bot acting for a user of its platform: a limit the user's calls run into is the user's, and
+   * the bot's connection, which carries every other user's calls too, is not to be cut for it.
+   */
+  readonly forUser: boolean;
 }
 
 const denied = (message: string): TotpError => new TotpError("PERMISSION_DENIED", message);
@@ -60,7 +65,7 @@ export function resolveCaller(
     if (onBehalfOf !== "" && onBehalfOf !== rule.principal) {
       throw denied(`client ${clientId} acts as ${rule.principal} only; it may not set on_behalf_of to anyone else`);
     }
-    return { clientId, principal: rule.principal, admin: rule.admin };
+    return { clientId, principal: rule.principal, admin: rule.admin, forUser: false };
   }
 
   const expected = `${rule.platform}:<user id>`;
@@ -70,5 +75,5 @@ export function resolveCaller(
   if (!onBehalfOf.startsWith(`${rule.platform}:`)) {
     throw denied(`client ${clientId} acts for ${rule.platform} users only, not for ${onBehalfOf}`);
   }
-  return { clientId, principal: onBehalfOf, admin: false };
+  return { clientId, principal: onBehalfOf, admin: false, forUser: true };
 }
