@@ -13,6 +13,8 @@ export interface BenchOptions {
   soakMinutes: number | undefined;
   /** Also profile totp-core under load with --cpu-prof. */
   profile: boolean;
+  /** Built checkouts of totp-custody whose totp-core is measured in the same rounds, as the "before" of a change. */
+  compare: string[];
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -26,7 +28,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick            a short run to check the plumbing; its numbers are rough
   --soak [MINUTES]   also hold half the peak rate on totp-core, audit in a file then on stdout, for MINUTES each
                      (default 30), sampling its RSS and heap every 10 s for their least-squares trend
-  --profile          also record a CPU profile of totp-core under load and list its heaviest functions`;
+  --profile          also record a CPU profile of totp-core under load and list its heaviest functions
+  --compare DIR      also measure the totp-core of the checkout DIR (npm ci and npm run build done there), in the
+                     same rounds as this one, and give this one's throughput and CPU per call against it; repeat
+                     it to compare several (the commits before and after a change, say)`;
 
 /** Long enough to tell a leak from pools settling: 10 minutes came out within and outside the RSS target. */
 const DEFAULT_SOAK_MINUTES = 30;
@@ -60,6 +65,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
       quick: { type: "boolean", default: false },
       soak: { type: "string" },
       profile: { type: "boolean", default: false },
+      compare: { type: "string", multiple: true },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -80,5 +86,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
     connections: integer("connections", values.connections, 4),
     soakMinutes: values.soak === undefined ? undefined : positive("soak", values.soak, DEFAULT_SOAK_MINUTES),
     profile: values.profile,
+    compare: values.compare ?? [],
   };
 }

@@ -29,7 +29,7 @@ function ratio(what: string, value: number, target?: Bound): Ratio {
 /** The parts of a run the ratios are computed from. */
 export type RatioInputs = Pick<
   BenchResults,
-  "core" | "shared" | "echo" | "engine" | "halfPeak" | "coldPath" | "listing" | "scaling" | "soaks"
+  "core" | "compared" | "shared" | "echo" | "engine" | "halfPeak" | "coldPath" | "listing" | "scaling" | "soaks"
 >;
 
 /**
@@ -98,6 +98,19 @@ export function benchRatios(r: RatioInputs): Record<string, Ratio> {
       ),
     }),
   };
+  // The cost of a change: this checkout against each one given to --compare, measured in the same rounds.
+  for (const { commit, series } of r.compared) {
+    ratios[`coreTo_${commit}_Throughput`] = ratio(
+      `totp-core calls/s / calls/s of the totp-core of ${commit} (--compare)`,
+      r.core.median.rps / series.median.rps,
+      { op: ">=", value: 0.97 },
+    );
+    ratios[`${commit}_ToCoreServerCpuPerCall`] = ratio(
+      `server CPU per call of the totp-core of ${commit} (--compare) / totp-core server CPU per call`,
+      cpu(series) / cpu(r.core),
+      { op: ">=", value: 0.97 },
+    );
+  }
   for (const soak of r.soaks) {
     const over = `over the ${soak.minutes}-minute soak (audit ${soak.audit})`;
     ratios[`${soak.audit}AuditSoakRssTrendPercent`] = ratio(

@@ -50,6 +50,8 @@ export interface BenchResults {
     engineClient: string;
   };
   core: Series;
+  /** With --compare: the totp-core of each other checkout, measured in the same rounds. */
+  compared: Array<{ dir: string; commit: string; series: Series }>;
   /** totp-core with its rate limits counted in Redis, as replicas share them. */
   shared: Series;
   echo: Series;
@@ -149,6 +151,7 @@ export function formatTable(r: BenchResults): string {
       ),
     );
   addSeries(r.core);
+  for (const { series } of r.compared) addSeries(series);
   addSeries(r.shared);
   addSeries(r.echo);
   addSeries(r.engine);

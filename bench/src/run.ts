@@ -2,10 +2,11 @@
 // could pick instead (the OpenBao TOTP engine), on the same machine in one run. See README "Benchmarks" and the
 // "Performance goals" of the design. Progress goes to stderr; the table to stdout and bench/results/<time>.json.
 
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, release, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Algorithm, createTotpClient, Encoding } from "@totp-custody/client";
 import {
@@ -237,6 +238,11 @@ async function main(options: BenchOptions): Promise<void> {
   const corePid = core.process.pid as number;
   benchProcesses.set(corePid, { name: "totp-core", output: () => `${core.process.stdout}\n${core.process.stderr}` });
 
+  // With --compare, another checkout's totp-core on the same Vault and settings (its own audit file): the "before"
+  // of a change, measured in the same rounds as this one so that the machine's pace hits both alike.
+  const compared = [];
+  for (const dir of options.compare) compared.push(await startCompared(dir));
+
   // The same core with its limits counted in Redis (what several replicas share): the cost of sharing is this row
   // against the one above. Its own audit file, so the two never contend for one file's fsync.
   const redis = await startRedis();
@@ -305,16 +311,19 @@ async function main(options: BenchOptions): Promise<void> {
     }),
   );
   await checkSameCodes(labels[0] as string);
+  for (const other of compared) await checkComparedCodes(other, labels[0] as string);
 
   const requests = labels.map((label) => ({ label }));
   const enginePaths = labels.map((label) => `/v1/totp/code/${label}`);
   const loadCore = (s: LoadShape) => () => runGhz(coreTarget, requests, s);
   const loadShared = (s: LoadShape) => () => runGhz(sharedTarget, requests, s);
+  const loadCompared = (core: RunningCore, s: LoadShape) => () => runGhz(target(core.address), requests, s);
   const loadEcho = (s: LoadShape) => () => runGhz(echoTarget, requests, s);
   const loadEngine = (s: LoadShape) => () => runWrk(engineVault, enginePaths, s);
 
   log(`warming up each target for ${options.warmupSeconds} s`);
   await loadCore(warm)();
+  for (const other of compared) await loadCompared(other.core, warm)();
   await loadShared(warm)();
   await loadEcho(warm)();
   await loadEngine(warm)();
@@ -329,6 +338,10 @@ async function main(options: BenchOptions): Promise<void> {
   for (let round = 1; round <= options.rounds; round++) {
     log(`round ${round} of ${options.rounds}`);
     rounds.core.push(await measure("totp-core", [corePid], loadCore(shape)));
+    for (const other of compared) {
+      const pid = other.core.process.pid as number;
+      other.rounds.push(await measure(`totp-core of ${other.commit}`, [pid], loadCompared(other.core, shape)));
+    }
     // Charged with redis-server's CPU too: it is part of what sharing costs.
     rounds.shared.push(await measure("totp-core, Redis limits", sharedPids, loadShared(shape)));
     rounds.echo.push(await measure("echo", [echoPid], loadEcho(shape)));
@@ -378,6 +391,11 @@ async function main(options: BenchOptions): Promise<void> {
 
   const measured: RatioInputs = {
     core: coreSeries,
+    compared: compared.map(({ dir, commit, rounds }) => ({
+      dir,
+      commit,
+      series: series(`totp-core of ${commit} (--compare)`, rounds),
+    })),
     shared: sharedSeries,
     echo: echoSeries,
     engine: engineSeries,
@@ -412,6 +430,42 @@ async function main(options: BenchOptions): Promise<void> {
   process.stdout.write(`\n${formatTable(results)}\n`);
   if (profile) process.stdout.write(`\n${formatProfiles(profile)}\n`);
   process.stdout.write(`\nwritten to ${file}\n`);
+
+  /** Starts the totp-core of the checkout `dir` (built there) with this run's settings. */
+  async function startCompared(dir: string) {
+    const main = join(resolve(dir), "services/totp-core/dist/main.js");
+    if (!existsSync(main)) {
+      throw new Error(`--compare: ${main} does not exist; run npm ci and npm run build in ${dir} first`);
+    }
+    const commit = execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    log(`starting the totp-core of ${commit} (--compare ${dir})`);
+    const core = await startTotpCore({
+      pki,
+      policy: POLICY,
+      main,
+      env: { ...coreEnv, TOTP_AUDIT_FILE: join(workDir, "audit-compared.log"), TOTP_METRICS_LISTEN: undefined },
+    });
+    cleanups.push(() => core.stop());
+    benchProcesses.set(core.process.pid as number, {
+      name: `totp-core of ${commit}`,
+      output: () => `${core.process.stdout}\n${core.process.stderr}`,
+    });
+    return { dir, commit, core, rounds: [] as Measured[] };
+  }
+
+  /** The compared totp-core reads the seeds this one registered (same Vault, same layout), or the run is void. */
+  async function checkComparedCodes(compared: { commit: string; core: RunningCore }, label: string): Promise<void> {
+    const other = createTotpClient({ ...compared.core.clientOptions(CLIENT), maxAttempts: 1, serverName: "localhost" });
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const [ours, theirs] = await Promise.all([client.generateCode({ label }), other.generateCode({ label })]);
+        if (ours.code === theirs.code) return;
+      }
+      throw new Error(`the totp-core of ${compared.commit} answers another code for ${label}: it reads other seeds`);
+    } finally {
+      other.close();
+    }
+  }
 
   /** Both answer the same code for a label: the engine has the same seeds. Retried once across a step boundary. */
   async function checkSameCodes(label: string): Promise<void> {

@@ -46,6 +46,7 @@ const inputs = (changes: Partial<RatioInputs> = {}): RatioInputs => ({
     perPage: { lists: 1, metadataReads: 101, seedReads: 0 },
   },
   scaling: undefined,
+  compared: [],
   soaks: [],
   ...changes,
 });
@@ -77,6 +78,16 @@ describe("benchRatios", () => {
     expect(r.fileAuditSoakHeapTrendPercent?.met).toBe(true);
     expect(r.stdoutAuditSoakRssTrendPercent?.met).toBe(false);
     expect(r.stdoutAuditSoakHeapTrendPercent?.met).toBe(false);
+  });
+
+  it("holds this checkout to at most 3 % below each --compare checkout, in throughput and in CPU per call", () => {
+    const before = { dir: "/tmp/before", commit: "1234abc", series: series("before", [round(5000, 190)]) };
+    const r = benchRatios(inputs({ compared: [before] }));
+    expect(r.coreTo_1234abc_Throughput).toMatchObject({ value: 0.96, target: { op: ">=", value: 0.97 }, met: false });
+    // 190 µs per call before, 200 now: 5 % more CPU per call.
+    expect(r["1234abc_ToCoreServerCpuPerCall"]?.value).toBeCloseTo(0.95, 9);
+    expect(r["1234abc_ToCoreServerCpuPerCall"]?.met).toBe(false);
+    expect(Object.keys(benchRatios(inputs())).filter((name) => name.includes("1234abc"))).toEqual([]);
   });
 
   it("adds the scaling ratios only when the scaling runs ran", () => {

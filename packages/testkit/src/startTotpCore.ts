@@ -18,6 +18,8 @@ export interface StartTotpCoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Flags for node itself, e.g. `--cpu-prof`, which NODE_OPTIONS does not accept. */
   nodeArgs?: readonly string[];
+  /** The entry point to run: another checkout's build, to compare; this checkout's TOTP_CORE_MAIN by default. */
+  main?: string;
   /** Keep only this many characters of its output (see runProcess); all of it by default. */
   outputTail?: number;
 }
@@ -62,7 +64,7 @@ export async function startTotpCore(options: StartTotpCoreOptions): Promise<Runn
     TOTP_FILE_KEY: randomBytes(32).toString("hex"),
     ...options.env,
   };
-  const process = runProcess("node", [...(options.nodeArgs ?? []), TOTP_CORE_MAIN], {
+  const process = runProcess("node", [...(options.nodeArgs ?? []), options.main ?? TOTP_CORE_MAIN], {
     env,
     cwd: dir,
     outputTail: options.outputTail,
