@@ -166,12 +166,24 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
   });
 
   it("waits out a 429 with the retry-after Zulip gives, and answers once", async () => {
+    const from = fx.zulip.requests.length;
     fx.zulip.rateLimitNext(2, { retryAfterSeconds: 1, user: fx.bot });
     const before = botDms(fx, fx.alice).length;
     const reply = await ask(fx, fx.alice, "whoami");
     expect(reply.visibleText).toContain(`zulip:${fx.alice.id}`);
     await expectNoMoreReplies(fx, fx.alice, before + 1);
-    expect(fx.zulip.requests.filter((r) => r.userId === fx.bot.id && r.status === 429)).toHaveLength(2);
+    const mine = fx.zulip.requests.slice(from).filter((r) => r.userId === fx.bot.id);
+    const refused = mine.filter((r) => r.status === 429);
+    // The reply itself was refused, not only the poll that runs beside it.
+    expect(refused.some((r) => r.method === "POST" && r.path === "/api/v1/messages")).toBe(true);
+    // The server refuses every call until the retry-after has passed: each refused call was made again no sooner.
+    const same = (a: (typeof mine)[number], b: (typeof mine)[number]) =>
+      a.method === b.method && a.path === b.path && JSON.stringify(a.params) === JSON.stringify(b.params);
+    for (const r of refused) {
+      const again = mine.slice(mine.indexOf(r) + 1).find((next) => same(next, r));
+      expect(again, `${r.method} ${r.path} made again`).toBeDefined();
+      expect(again?.at).toBeGreaterThanOrEqual(r.at + (r.retryAfter ?? Number.POSITIVE_INFINITY) * 1000);
+    }
   });
 
   it("answers across a totp-core restart, once per message", async () => {
