@@ -2,6 +2,7 @@ import {
   type ChatDeps,
   type ChatReply,
   handleMessage,
+  looksLikeSeed,
   notAllowedReply,
   parseCommand,
   untilCoreAnswers,
@@ -49,11 +50,16 @@ export class Responder {
 
   constructor(private readonly deps: ResponderDeps) {}
 
-  /** The answer's content when it is to be posted in place (see RespondOptions), else undefined once it is sent. */
+  /**
+   * The answer's content when it is to be posted in place (see RespondOptions), else undefined once it is sent. A
+   * message that looks like a seed is deleted first, before the allowlist or a wait for the core, so that it stays
+   * in the conversation no longer than one delete call, whoever sent it.
+   */
   async respond(route: Exclude<Route, { kind: "ignore" }>, message: ZulipMessage, options: RespondOptions = {}) {
     const { api, log } = this.deps;
     const command = route.kind === "refuse" ? "refused" : parseCommand(route.text).kind;
     log.info({ messageId: message.id, sender: message.sender_id, origin: route.ctx.origin, command }, "answering");
+    let userMessageDeleted = looksLikeSeed(route.text) ? await this.deleteUserMessage(message.id) : undefined;
     const reply: ChatReply =
       route.kind === "refuse"
         ? notAllowedReply(route.ctx)
@@ -61,23 +67,26 @@ export class Responder {
             budgetMs: this.deps.coreWaitMs,
             signal: this.deps.signal,
           });
-    let userMessageDeleted = false;
-    if (reply.deleteUserMessage) {
-      try {
-        await api.delete(message.id);
-        userMessageDeleted = true;
-      } catch (err) {
-        log.warn(
-          { err, messageId: message.id },
-          "could not delete a message that carried a seed; the user is asked to",
-        );
-      }
+    // The core also asks to delete messages that only took a seed's place (`add shop hunter2`).
+    if (reply.deleteUserMessage && userMessageDeleted === undefined) {
+      userMessageDeleted = await this.deleteUserMessage(message.id);
     }
     const content = renderReply(reply, { userMessageDeleted });
     if (options.inPlace && route.ctx.origin === "private" && reply.code === undefined) return content;
     const sentId = await api.sendDirect(message.sender_id, content);
     if (reply.code) this.expireLater(sentId, renderExpired(reply.code), reply.code.expiresAt);
     return undefined;
+  }
+
+  /** Whether the realm let the bot delete the message; when not, the reply asks the user to. */
+  private async deleteUserMessage(messageId: number): Promise<boolean> {
+    try {
+      await this.deps.api.delete(messageId);
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ err, messageId }, "could not delete a message that carried a seed; the user is asked to");
+      return false;
+    }
   }
 
   private expireLater(messageId: number, expired: string, at: Date): void {

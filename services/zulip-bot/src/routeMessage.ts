@@ -22,8 +22,8 @@ export interface Incoming {
 export type Route =
   /** No answer at all: the bot's own message, or a stream message that is not for it. */
   | { kind: "ignore"; why: "own message" | "not mentioned" | "stream not served" }
-  /** A sender the allowlist does not name: a refusal, and totp-core is not called. */
-  | { kind: "refuse"; ctx: ChatContext }
+  /** A sender the allowlist does not name: a refusal, and totp-core is not called (the text: for seed hygiene). */
+  | { kind: "refuse"; ctx: ChatContext; text: string }
   | { kind: "answer"; ctx: ChatContext; text: string };
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -75,7 +75,7 @@ export function routeMessage(incoming: Incoming, bot: BotIdentity, rules: Routin
     !allowed.ids.has(message.sender_id) &&
     !allowed.emails.has(message.sender_email.toLowerCase())
   ) {
-    return { kind: "refuse", ctx };
+    return { kind: "refuse", ctx, text };
   }
   return { kind: "answer", ctx, text };
 }

@@ -92,6 +92,31 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     expect(coreCallsOf(`zulip:${fx.alice.id}`).length).toBeGreaterThan(0);
   });
 
+  it("deletes the seed a refused sender sent, or asks them to, and still never calls totp-core for them", async () => {
+    const seed = newSecret();
+    secrets.push(seed);
+    const lastOfBob = () =>
+      fx.zulip
+        .messagesSeenBy(fx.bob, { with: fx.bot })
+        .filter((m) => m.senderId === fx.bob.id)
+        .at(-1);
+    const added = await ask(fx, fx.bob, `add mine otpauth://totp/Shop:bob?secret=${seed}&issuer=Shop`);
+    expect(added.visibleText).toContain(`your principal is zulip:${fx.bob.id}`);
+    expect(added.visibleText).toContain("I deleted your message: it carried a seed.");
+    expect(lastOfBob()).toMatchObject({ deleted: true, deletedBy: fx.bot.id });
+
+    fx.zulip.setMessageDeletion("own");
+    try {
+      const pasted = await ask(fx, fx.bob, seed);
+      expect(pasted.visibleText).toContain(`your principal is zulip:${fx.bob.id}`);
+      expect(pasted.visibleText).toContain("I could not delete your message: delete it yourself now");
+      expect(lastOfBob()?.deleted).toBe(false);
+    } finally {
+      fx.zulip.setMessageDeletion("any");
+    }
+    expect(coreCallsOf(`zulip:${fx.bob.id}`)).toEqual([]);
+  });
+
   it("answers a mention in a served stream by direct message, and one elsewhere not at all", async () => {
     const before = botDms(fx, fx.alice).length;
     fx.zulip.sendStream(fx.alice, "elsewhere", "t", "whoami", { mention: fx.bot });
