@@ -49,7 +49,7 @@ export function mentionsBot(content: string, bot: BotIdentity): boolean {
  * Who asks, from where, and whether the bot answers. A one-to-one direct message is private. A stream message is
  * answered only when it mentions the bot, in a stream the configuration serves; a group direct message is read by
  * everyone in it. Both are public: the answer goes to the sender alone by direct message, and a seed in them is
- * never registered. In a stream not served, only a seed gets an answer: the sender is told to delete it.
+ * never registered. In a stream not served, only a seed gets an answer: it is deleted, or the sender is told to.
  */
 export function routeMessage(incoming: Incoming, bot: BotIdentity, rules: RoutingRules): Route {
   const { message } = incoming;

@@ -146,8 +146,28 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the warning by DM" });
     expect(reply.visibleText).toMatch(/^That message carries a seed, and everyone here can read it/);
     expect(fx.zulip.messages.find((m) => m.id === posted)?.deleted).toBe(true);
+    // It says what happened, and asks nothing of the sender about a message that is gone.
+    expect(reply.visibleText).toContain("I deleted your message: it carried a seed.");
+    expect(reply.visibleText).not.toMatch(/delete (it|your message) (yourself )?now/);
     expect((await ask(fx, fx.alice, "code leaked")).visibleText).toMatch(/^There is no label leaked you can read/);
     expect(fx.zulip.messages.filter((m) => m.type === "stream" && m.senderId === fx.bot.id)).toEqual([]);
+  });
+
+  it("asks the sender to delete a seed posted in a stream where the realm does not let the bot delete it", async () => {
+    fx.zulip.setMessageDeletion("own");
+    try {
+      const seed = newSecret();
+      secrets.push(seed);
+      const before = botDms(fx, fx.alice).length;
+      const posted = fx.zulip.sendStream(fx.alice, "general", "ops", seed, { mention: fx.bot });
+      const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the warning by DM" });
+      expect(reply.visibleText).toMatch(/^That message carries a seed, and everyone here can read it/);
+      expect(fx.zulip.messages.find((m) => m.id === posted)?.deleted).toBe(false);
+      expect(reply.visibleText).toContain("I could not delete your message: delete it yourself now");
+      expect(reply.visibleText).not.toContain("I deleted");
+    } finally {
+      fx.zulip.setMessageDeletion("any");
+    }
   });
 
   it("registers a new queue when Zulip drops the idle one, answering what came in between once", async () => {
