@@ -7,6 +7,7 @@ import {
   expectCleanOutput,
   expectCodeReply,
   expectNoMoreReplies,
+  importedLabels,
   startBotFixture,
 } from "./botFixture.js";
 
@@ -79,6 +80,18 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     expect(imported.visibleText).toContain("I deleted your message");
     const list = await ask(fx, fx.alice, "list");
     expect(list.visibleText.match(/send code/g)).toHaveLength(2);
+    // Each label serves the codes of its own entry's seed, computed here by another TOTP implementation.
+    const labels = importedLabels(imported);
+    expect([...labels.keys()].sort()).toEqual(["Mail", "Shop"]);
+    for (const [issuer, seed] of [
+      ["Shop", first],
+      ["Mail", second],
+    ] as const) {
+      const label = labels.get(issuer) as string;
+      expect(list.content).toContain(`send \`code ${label}\``);
+      const askedAt = Date.now();
+      secrets.push(expectCodeReply(await ask(fx, fx.alice, `code ${label}`), seed, askedAt));
+    }
   });
 
   it("edits a code message to expired when its period ends", async () => {

@@ -7,6 +7,7 @@ import {
   expectCleanOutput,
   expectCodeReply,
   expectNoMoreReplies,
+  importedLabels,
   startBotFixture,
 } from "./botFixture.js";
 
@@ -78,6 +79,9 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     secrets.push(other);
     const imported = await ask(fx, fx.alice, `import ${migrationUri([{ secret: other, name: "me", issuer: "Mail" }])}`);
     expect(imported.visibleText).toMatch(/^Imported 1 of 1 entries/);
+    const importedLabel = importedLabels(imported).get("Mail") as string;
+    const importedAt = Date.now();
+    secrets.push(expectCodeReply(await ask(fx, fx.alice, `code ${importedLabel}`), other, importedAt));
     const list = await ask(fx, fx.alice, "list");
     expect(list.content).toContain("send `code shop`");
     expect((await ask(fx, fx.alice, "whoami")).visibleText).toContain(`zulip:${fx.alice.id}`);

@@ -163,3 +163,15 @@ export function expectCleanOutput(handle: ProcessHandle, secrets: string[]): voi
   const output = handle.stdout + handle.stderr;
   for (const secret of secrets) expect(output.includes(secret), "a secret in the bot's output").toBe(false);
 }
+
+/**
+ * The label of each imported entry, by its issuer, read from an import reply's lines
+ * "<label> (<issuer>, <account>), 6 digits every 30 s".
+ */
+export function importedLabels(reply: SeenMessage): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const [, label, issuer] of reply.visibleText.matchAll(/^(\S+) \(([^,)]+)[,)]/gm)) {
+    labels.set(issuer as string, label as string);
+  }
+  return labels;
+}
