@@ -8,6 +8,7 @@ import {
   expectCodeReply,
   expectNoMoreReplies,
   importedLabels,
+  periodEndOf,
   startBotFixture,
 } from "./botFixture.js";
 
@@ -100,13 +101,19 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     await ask(fx, fx.alice, `add quick otpauth://totp/quick?secret=${seed}&period=3`);
     const askedAt = Date.now();
     const reply = await ask(fx, fx.alice, "code quick");
-    secrets.push(expectCodeReply(reply, seed, askedAt, { period: 3 }));
+    const code = expectCodeReply(reply, seed, askedAt, { period: 3 });
+    secrets.push(code);
     const expired = await fx.zulip.waitFor(
       () => botDms(fx, fx.alice).find((m) => m.id === reply.id && m.content.includes("expired")),
       { what: "the code message edited to expired" },
     );
     expect(expired.content).toBe("The code for **quick** has expired. Send `code quick` for a new one.");
     expect(expired.spoilers).toHaveLength(0);
+    // Edited when the shown code's period ends: not before (1 s of slack for scheduling), at most 3 s after.
+    const periodEnd = periodEndOf(code, seed, askedAt, 3);
+    const editedAt = expired.edits[0]?.at ?? Number.NaN;
+    expect(editedAt).toBeGreaterThanOrEqual(periodEnd - 1000);
+    expect(editedAt).toBeLessThanOrEqual(periodEnd + 3000);
   });
 
   it("asks the user to delete a seed message where the realm does not let the bot delete it", async () => {

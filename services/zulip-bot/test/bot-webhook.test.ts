@@ -8,6 +8,7 @@ import {
   expectCodeReply,
   expectNoMoreReplies,
   importedLabels,
+  periodEndOf,
   startBotFixture,
 } from "./botFixture.js";
 
@@ -60,7 +61,8 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
 
     const askedAt = Date.now();
     const reply = await ask(fx, fx.alice, "code shop");
-    secrets.push(expectCodeReply(reply, seed, askedAt, { period: 3 }));
+    const code = expectCodeReply(reply, seed, askedAt, { period: 3 });
+    secrets.push(code);
     // Sent through the API (its id is needed to expire it), so the webhook answered "nothing to post".
     const delivery = await fx.zulip.waitFor(
       () =>
@@ -71,9 +73,14 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     );
     expect(delivery).toMatchObject({ status: 200, response: { response_not_required: true } });
     expect(delivery?.replyMessageId).toBeUndefined();
-    await fx.zulip.waitFor(() => botDms(fx, fx.alice).find((m) => m.id === reply.id && m.content.includes("expired")), {
-      what: "the code message edited to expired",
-    });
+    const expired = await fx.zulip.waitFor(
+      () => botDms(fx, fx.alice).find((m) => m.id === reply.id && m.content.includes("expired")),
+      { what: "the code message edited to expired" },
+    );
+    // Edited when the shown code's period ends: not before (1 s of slack for scheduling), at most 3 s after.
+    const periodEnd = periodEndOf(code, seed, askedAt, 3);
+    expect(expired.edits[0]?.at).toBeGreaterThanOrEqual(periodEnd - 1000);
+    expect(expired.edits[0]?.at).toBeLessThanOrEqual(periodEnd + 3000);
 
     const other = newSecret();
     secrets.push(other);

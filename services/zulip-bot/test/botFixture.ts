@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import {
   codesBetween,
+  expectedCode,
   makeTestPki,
   type ProcessHandle,
   type RunningCore,
@@ -156,6 +157,15 @@ export function expectCodeReply(
   expect(reply.spoilers[0]?.header).not.toContain(shown);
   expect(reply.visibleText).toMatch(/Valid for \d+ more seconds/);
   return shown;
+}
+
+/** When the period in which `seed` gives `code` ends (ms), looking from `fromMs` on: the moment that code expires. */
+export function periodEndOf(code: string, seed: string, fromMs: number, period: number): number {
+  const stepMs = period * 1000;
+  for (let start = Math.floor((fromMs - 1000) / stepMs) * stepMs; start <= Date.now(); start += stepMs) {
+    if (expectedCode(seed, start, { period }) === code) return start + stepMs;
+  }
+  throw new Error("the code is of no period since the request");
 }
 
 /** Neither a seed nor a code shows in the bot's output. */
