@@ -18,20 +18,12 @@ export interface ResponderDeps {
   log: Logger;
   /**
    * How long a message waits, at most, for a totp-core that cannot be reached (a restart) before the user reads
-   * "unavailable". The webhook mode must answer within Zulip's 10 s; the event-queue mode holds the message itself.
+   * "unavailable". Neither mode holds a request of Zulip's meanwhile: the event queue is acknowledged by the next
+   * poll, and a webhook request is answered before the work starts.
    */
   coreWaitMs: number;
   /** Ends those waits at shutdown. */
   signal: AbortSignal;
-}
-
-export interface RespondOptions {
-  /**
-   * The webhook mode can answer in the HTTP response, which Zulip posts where the message came from. Used only for
-   * a one-to-one direct message without a code: a code message is sent through the API so that its id is known
-   * and it can be edited when the code expires, and a public message's answer goes to the sender alone.
-   */
-  inPlace?: boolean;
 }
 
 /** A code message waiting to be edited to "expired". */
@@ -51,11 +43,12 @@ export class Responder {
   constructor(private readonly deps: ResponderDeps) {}
 
   /**
-   * The answer's content when it is to be posted in place (see RespondOptions), else undefined once it is sent. A
-   * message that looks like a seed is deleted first, before the allowlist or a wait for the core, so that it stays
-   * in the conversation no longer than one delete call, whoever sent it.
+   * Answers by direct message to the sender: a code message so that its id is known and it can be edited when the
+   * code expires, any other answer likewise so that a public message's answer reaches the sender alone. A message
+   * that looks like a seed is deleted first, before the allowlist or a wait for the core, so that it stays in the
+   * conversation no longer than one delete call, whoever sent it.
    */
-  async respond(route: Exclude<Route, { kind: "ignore" }>, message: ZulipMessage, options: RespondOptions = {}) {
+  async respond(route: Exclude<Route, { kind: "ignore" }>, message: ZulipMessage): Promise<void> {
     const { api, log } = this.deps;
     const command = route.kind === "refuse" ? "refused" : parseCommand(route.text).kind;
     log.info({ messageId: message.id, sender: message.sender_id, origin: route.ctx.origin, command }, "answering");
@@ -71,11 +64,8 @@ export class Responder {
     if (reply.deleteUserMessage && userMessageDeleted === undefined) {
       userMessageDeleted = await this.deleteUserMessage(message.id);
     }
-    const content = renderReply(reply, { userMessageDeleted });
-    if (options.inPlace && route.ctx.origin === "private" && reply.code === undefined) return content;
-    const sentId = await api.sendDirect(message.sender_id, content);
+    const sentId = await api.sendDirect(message.sender_id, renderReply(reply, { userMessageDeleted }));
     if (reply.code) this.expireLater(sentId, renderExpired(reply.code), reply.code.expiresAt);
-    return undefined;
   }
 
   /** Whether the realm let the bot delete the message; when not, the reply asks the user to. */

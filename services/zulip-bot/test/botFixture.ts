@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import {
   codesBetween,
@@ -44,8 +45,8 @@ export interface BotFixture {
   botEnv(env?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Starts the bot process and waits for its ready line. */
   startBot(env?: NodeJS.ProcessEnv): Promise<ProcessHandle>;
-  /** Stops totp-core and starts it again on the same port and Vault: a restart during a rollout. */
-  restartCore(): Promise<void>;
+  /** Stops totp-core and starts it again on the same port and Vault (after `downMs`): a restart during a rollout. */
+  restartCore(downMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -98,9 +99,10 @@ export async function startBotFixture(): Promise<BotFixture> {
       await handle.waitForOutput(/zulip-bot ready/, 30_000);
       return handle;
     },
-    async restartCore() {
+    async restartCore(downMs = 0) {
       const listen = core.env.TOTP_LISTEN;
       await core.stop();
+      await sleep(downMs);
       core = await startTotpCore({ pki, policy, env: { ...coreEnv, TOTP_LISTEN: listen } });
     },
     async close() {
