@@ -36,7 +36,7 @@ async function answer(ctx: ChatContext, text: string, deps: ChatDeps): Promise<C
 /**
  * Answers a text message: the command in it, the adapter having removed its own syntax. A message that carries a
  * seed, whatever the command (a secret pasted as plain text, a URI after `code`), asks for its deletion; in a
- * public chat it is never registered and the user is told to delete it.
+ * public chat it is never registered, and the adapter says whether it deleted it or the user must.
  */
 export async function handleMessage(ctx: ChatContext, text: string, deps: ChatDeps): Promise<ChatReply> {
   if (!looksLikeSeed(text)) return answer(ctx, text, deps);

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import zulip, { type ZulipClient, type ZulipReply } from "zulip-js";
 import { startZulipServer, type ZulipServer, type ZulipUser } from "../src/index.js";
@@ -563,21 +564,29 @@ describe("startZulipServer with the real zulip-js", () => {
     expect(await botClient.messages.deleteById({ message_id: fromAlice })).toMatchObject({ msg: "Invalid message(s)" });
   });
 
-  it("answers the next N calls with 429 RATE_LIMIT_HIT and Retry-After, for one user", async () => {
+  it("answers 429 RATE_LIMIT_HIT with Retry-After, and refuses that user until it has passed", async () => {
     const botClient = await clientOf(bot);
-    server.rateLimitNext(2, { retryAfterSeconds: 3, user: bot });
+    server.rateLimitNext(2, { retryAfterSeconds: 0.5, user: bot });
     const limited = await botClient.users.me.getProfile();
     expect(limited).toEqual({
       result: "error",
       msg: "API usage exceeded rate limit",
       code: "RATE_LIMIT_HIT",
-      "retry-after": 3,
+      "retry-after": 0.5,
     });
+    const refusedAt = server.requests.at(-1)?.at ?? 0;
     expect((await raw("/users/me", { user: alice })).status).toBe(200);
-    const second = await raw("/users/me", { user: bot });
-    expect(second.status).toBe(429);
-    expect(second.headers.get("retry-after")).toBe("3");
-    expect(second.headers.get("x-ratelimit-remaining")).toBe("0");
+    // Too early: still refused, told the time left.
+    const early = await raw("/users/me", { user: bot });
+    expect(early.status).toBe(429);
+    expect(Number(early.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(Number(early.headers.get("retry-after"))).toBeLessThanOrEqual(0.5);
+    expect(early.headers.get("x-ratelimit-remaining")).toBe("0");
+    expect(server.requests.at(-1)?.retryAfter).toBe(Number(early.headers.get("retry-after")));
+    // The first call after the window (which began as the request was read, just after it came) opens the second.
+    await sleep(refusedAt + 550 - Date.now());
+    expect(await botClient.users.me.getProfile()).toMatchObject({ code: "RATE_LIMIT_HIT", "retry-after": 0.5 });
+    await sleep(500);
     expect((await botClient.users.me.getProfile()).result).toBe("success");
   });
 

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Responder, RespondOptions } from "./Responder.js";
+import type { Responder } from "./Responder.js";
 import { type BotIdentity, type Incoming, type RoutingRules, routeMessage } from "./routeMessage.js";
 
 /** How many message ids are remembered to drop a second delivery of the same message. */
@@ -24,24 +24,21 @@ export class MessageIntake {
     private readonly log: Logger,
   ) {}
 
-  /**
-   * Routes and answers a message; resolves with the in-place content (webhook mode), or undefined when the answer
-   * was sent, or there is none.
-   */
-  take(incoming: Incoming, options: RespondOptions = {}): Promise<string | undefined> {
+  /** Routes and answers a message; resolves when the answer is sent, or failed (logged), or there is none. */
+  take(incoming: Incoming): Promise<void> {
     const { message } = incoming;
-    if (this.seen.has(message.id)) return Promise.resolve(undefined);
+    if (this.seen.has(message.id)) return Promise.resolve();
     this.seen.add(message.id);
     if (this.seen.size > REMEMBERED_IDS) this.seen.delete(this.seen.values().next().value as number);
     this.lastMessageId = Math.max(this.lastMessageId ?? 0, message.id);
     const route = routeMessage(incoming, this.bot, this.rules);
     if (route.kind === "ignore") {
       this.log.debug({ messageId: message.id, why: route.why }, "not answered");
-      return Promise.resolve(undefined);
+      return Promise.resolve();
     }
     const sender = message.sender_id;
     const previous = this.bySender.get(sender) ?? Promise.resolve();
-    const answer = previous.then(() => this.responder.respond(route, message, options));
+    const answer = previous.then(() => this.responder.respond(route, message));
     const settled = answer.catch((err: unknown) => {
       this.log.error({ err, messageId: message.id }, "could not answer a message");
     });
@@ -51,7 +48,7 @@ export class MessageIntake {
       this.inFlight.delete(settled);
       if (this.bySender.get(sender) === settled) this.bySender.delete(sender);
     });
-    return answer.catch(() => undefined);
+    return settled;
   }
 
   /** Resolves when every message taken so far is answered (or failed). */

@@ -2,6 +2,7 @@ import {
   type ChatDeps,
   type ChatReply,
   handleMessage,
+  looksLikeSeed,
   notAllowedReply,
   parseCommand,
   untilCoreAnswers,
@@ -17,20 +18,12 @@ export interface ResponderDeps {
   log: Logger;
   /**
    * How long a message waits, at most, for a totp-core that cannot be reached (a restart) before the user reads
-   * "unavailable". The webhook mode must answer within Zulip's 10 s; the event-queue mode holds the message itself.
+   * "unavailable". Neither mode holds a request of Zulip's meanwhile: the event queue is acknowledged by the next
+   * poll, and a webhook request is answered before the work starts.
    */
   coreWaitMs: number;
   /** Ends those waits at shutdown. */
   signal: AbortSignal;
-}
-
-export interface RespondOptions {
-  /**
-   * The webhook mode can answer in the HTTP response, which Zulip posts where the message came from. Used only for
-   * a one-to-one direct message without a code: a code message is sent through the API so that its id is known
-   * and it can be edited when the code expires, and a public message's answer goes to the sender alone.
-   */
-  inPlace?: boolean;
 }
 
 /** A code message waiting to be edited to "expired". */
@@ -49,11 +42,17 @@ export class Responder {
 
   constructor(private readonly deps: ResponderDeps) {}
 
-  /** The answer's content when it is to be posted in place (see RespondOptions), else undefined once it is sent. */
-  async respond(route: Exclude<Route, { kind: "ignore" }>, message: ZulipMessage, options: RespondOptions = {}) {
+  /**
+   * Answers by direct message to the sender: a code message so that its id is known and it can be edited when the
+   * code expires, any other answer likewise so that a public message's answer reaches the sender alone. A message
+   * that looks like a seed is deleted first, before the allowlist or a wait for the core, so that it stays in the
+   * conversation no longer than one delete call, whoever sent it.
+   */
+  async respond(route: Exclude<Route, { kind: "ignore" }>, message: ZulipMessage): Promise<void> {
     const { api, log } = this.deps;
     const command = route.kind === "refuse" ? "refused" : parseCommand(route.text).kind;
     log.info({ messageId: message.id, sender: message.sender_id, origin: route.ctx.origin, command }, "answering");
+    let userMessageDeleted = looksLikeSeed(route.text) ? await this.deleteUserMessage(message.id) : undefined;
     const reply: ChatReply =
       route.kind === "refuse"
         ? notAllowedReply(route.ctx)
@@ -61,23 +60,23 @@ export class Responder {
             budgetMs: this.deps.coreWaitMs,
             signal: this.deps.signal,
           });
-    let userMessageDeleted = false;
-    if (reply.deleteUserMessage) {
-      try {
-        await api.delete(message.id);
-        userMessageDeleted = true;
-      } catch (err) {
-        log.warn(
-          { err, messageId: message.id },
-          "could not delete a message that carried a seed; the user is asked to",
-        );
-      }
+    // The core also asks to delete messages that only took a seed's place (`add shop hunter2`).
+    if (reply.deleteUserMessage && userMessageDeleted === undefined) {
+      userMessageDeleted = await this.deleteUserMessage(message.id);
     }
-    const content = renderReply(reply, { userMessageDeleted });
-    if (options.inPlace && route.ctx.origin === "private" && reply.code === undefined) return content;
-    const sentId = await api.sendDirect(message.sender_id, content);
+    const sentId = await api.sendDirect(message.sender_id, renderReply(reply, { userMessageDeleted }));
     if (reply.code) this.expireLater(sentId, renderExpired(reply.code), reply.code.expiresAt);
-    return undefined;
+  }
+
+  /** Whether the realm let the bot delete the message; when not, the reply asks the user to. */
+  private async deleteUserMessage(messageId: number): Promise<boolean> {
+    try {
+      await this.deps.api.delete(messageId);
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ err, messageId }, "could not delete a message that carried a seed; the user is asked to");
+      return false;
+    }
   }
 
   private expireLater(messageId: number, expired: string, at: Date): void {

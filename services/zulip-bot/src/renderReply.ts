@@ -57,10 +57,10 @@ export function codeSpoiler(code: CodeDisplay): string {
 
 export interface RenderOptions {
   /**
-   * For a reply that asks to delete the user's message: whether the bot deleted it. Zulip lets a bot delete
-   * others' messages only where the realm allows it; otherwise the user is asked to.
+   * Whether the bot deleted the user's message, which carried a seed; undefined: it had no reason to. Zulip lets a
+   * bot delete others' messages only where the realm allows it; otherwise the user is asked to.
    */
-  userMessageDeleted?: boolean;
+  userMessageDeleted?: boolean | undefined;
 }
 
 /** The reply as one Zulip message. */
@@ -72,7 +72,7 @@ export function renderReply(reply: ChatReply, options: RenderOptions = {}): stri
     const line = renderButtons(row);
     if (line !== undefined) lines.push(line);
   }
-  if (reply.deleteUserMessage) {
+  if (options.userMessageDeleted !== undefined) {
     lines.push(
       options.userMessageDeleted
         ? "I deleted your message: it carried a seed."

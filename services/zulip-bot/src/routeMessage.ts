@@ -22,8 +22,8 @@ export interface Incoming {
 export type Route =
   /** No answer at all: the bot's own message, or a stream message that is not for it. */
   | { kind: "ignore"; why: "own message" | "not mentioned" | "stream not served" }
-  /** A sender the allowlist does not name: a refusal, and totp-core is not called. */
-  | { kind: "refuse"; ctx: ChatContext }
+  /** A sender the allowlist does not name: a refusal, and totp-core is not called (the text: for seed hygiene). */
+  | { kind: "refuse"; ctx: ChatContext; text: string }
   | { kind: "answer"; ctx: ChatContext; text: string };
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -49,7 +49,7 @@ export function mentionsBot(content: string, bot: BotIdentity): boolean {
  * Who asks, from where, and whether the bot answers. A one-to-one direct message is private. A stream message is
  * answered only when it mentions the bot, in a stream the configuration serves; a group direct message is read by
  * everyone in it. Both are public: the answer goes to the sender alone by direct message, and a seed in them is
- * never registered. In a stream not served, only a seed gets an answer: the sender is told to delete it.
+ * never registered. In a stream not served, only a seed gets an answer: it is deleted, or the sender is told to.
  */
 export function routeMessage(incoming: Incoming, bot: BotIdentity, rules: RoutingRules): Route {
   const { message } = incoming;
@@ -75,7 +75,7 @@ export function routeMessage(incoming: Incoming, bot: BotIdentity, rules: Routin
     !allowed.ids.has(message.sender_id) &&
     !allowed.emails.has(message.sender_email.toLowerCase())
   ) {
-    return { kind: "refuse", ctx };
+    return { kind: "refuse", ctx, text };
   }
   return { kind: "answer", ctx, text };
 }

@@ -25,9 +25,8 @@ export interface RunningBot {
  */
 const CORE_ATTEMPTS = 6;
 const CORE_BACKOFF_MS = 250;
-/** Zulip gives an outgoing webhook 10 s: the answer must be on its way before. */
-const WEBHOOK_CORE_WAIT_MS = 6000;
-const QUEUE_CORE_WAIT_MS = 60_000;
+/** How long a message waits for a restarting totp-core, in both modes (neither holds a request of Zulip's). */
+const CORE_WAIT_MS = 60_000;
 
 /**
  * The bot's own user. Zulip refusing the credentials is a configuration error; a Zulip that does not answer yet
@@ -69,7 +68,7 @@ export async function startBot(config: Config, log: Logger): Promise<RunningBot>
     api,
     chat: { client },
     log,
-    coreWaitMs: config.webhook ? WEBHOOK_CORE_WAIT_MS : QUEUE_CORE_WAIT_MS,
+    coreWaitMs: CORE_WAIT_MS,
     signal: coreWaits.signal,
   });
   const intake = new MessageIntake(bot, config, responder, log);

@@ -64,8 +64,11 @@ function json(response: ServerResponse, status: number, body: object): void {
 /**
  * The several-replica mode: Zulip's outgoing webhook POSTs each direct message and mention to this endpoint, and
  * any replica can answer, since none keeps anything another needs. A payload without the configured token is
- * refused (403) and not read further. The answer is the webhook response `{content}` where that is a reply in
- * place (see RespondOptions.inPlace), and `{response_not_required: true}` when it went through the API.
+ * refused (403) and not read further. A valid one is answered at once with `{response_not_required: true}`, and
+ * the message is answered afterwards through the API: Zulip gives up on a webhook request after 10 s and posts it
+ * again (to any replica), so an answer held past that, waiting for a restarting totp-core, would be given twice.
+ * The price: a replica that dies between taking a message and answering it loses that message, which Zulip does
+ * not send again; at SIGTERM the replica answers the messages it holds before it exits.
  */
 export async function startWebhookServer(
   listen: HostPort,
@@ -98,8 +101,8 @@ export async function startWebhookServer(
     const parsed = payloadSchema.safeParse(payload);
     if (!parsed.success) return json(response, 400, { result: "error", msg: "not an outgoing-webhook payload" });
     const { message, trigger } = parsed.data;
-    const content = await intake.take({ message, mentioned: trigger === "mention" }, { inPlace: true });
-    json(response, 200, content === undefined ? { response_not_required: true } : { content });
+    json(response, 200, { response_not_required: true });
+    void intake.take({ message, mentioned: trigger === "mention" });
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,8 @@ import {
   expectCleanOutput,
   expectCodeReply,
   expectNoMoreReplies,
+  importedLabels,
+  periodEndOf,
   startBotFixture,
 } from "./botFixture.js";
 
@@ -79,6 +81,18 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     expect(imported.visibleText).toContain("I deleted your message");
     const list = await ask(fx, fx.alice, "list");
     expect(list.visibleText.match(/send code/g)).toHaveLength(2);
+    // Each label serves the codes of its own entry's seed, computed here by another TOTP implementation.
+    const labels = importedLabels(imported);
+    expect([...labels.keys()].sort()).toEqual(["Mail", "Shop"]);
+    for (const [issuer, seed] of [
+      ["Shop", first],
+      ["Mail", second],
+    ] as const) {
+      const label = labels.get(issuer) as string;
+      expect(list.content).toContain(`send \`code ${label}\``);
+      const askedAt = Date.now();
+      secrets.push(expectCodeReply(await ask(fx, fx.alice, `code ${label}`), seed, askedAt));
+    }
   });
 
   it("edits a code message to expired when its period ends", async () => {
@@ -87,13 +101,19 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     await ask(fx, fx.alice, `add quick otpauth://totp/quick?secret=${seed}&period=3`);
     const askedAt = Date.now();
     const reply = await ask(fx, fx.alice, "code quick");
-    secrets.push(expectCodeReply(reply, seed, askedAt, { period: 3 }));
+    const code = expectCodeReply(reply, seed, askedAt, { period: 3 });
+    secrets.push(code);
     const expired = await fx.zulip.waitFor(
       () => botDms(fx, fx.alice).find((m) => m.id === reply.id && m.content.includes("expired")),
       { what: "the code message edited to expired" },
     );
     expect(expired.content).toBe("The code for **quick** has expired. Send `code quick` for a new one.");
     expect(expired.spoilers).toHaveLength(0);
+    // Edited when the shown code's period ends: not before (1 s of slack for scheduling), at most 3 s after.
+    const periodEnd = periodEndOf(code, seed, askedAt, 3);
+    const editedAt = expired.edits[0]?.at ?? Number.NaN;
+    expect(editedAt).toBeGreaterThanOrEqual(periodEnd - 1000);
+    expect(editedAt).toBeLessThanOrEqual(periodEnd + 3000);
   });
 
   it("asks the user to delete a seed message where the realm does not let the bot delete it", async () => {
@@ -146,8 +166,28 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the warning by DM" });
     expect(reply.visibleText).toMatch(/^That message carries a seed, and everyone here can read it/);
     expect(fx.zulip.messages.find((m) => m.id === posted)?.deleted).toBe(true);
+    // It says what happened, and asks nothing of the sender about a message that is gone.
+    expect(reply.visibleText).toContain("I deleted your message: it carried a seed.");
+    expect(reply.visibleText).not.toMatch(/delete (it|your message) (yourself )?now/);
     expect((await ask(fx, fx.alice, "code leaked")).visibleText).toMatch(/^There is no label leaked you can read/);
     expect(fx.zulip.messages.filter((m) => m.type === "stream" && m.senderId === fx.bot.id)).toEqual([]);
+  });
+
+  it("asks the sender to delete a seed posted in a stream where the realm does not let the bot delete it", async () => {
+    fx.zulip.setMessageDeletion("own");
+    try {
+      const seed = newSecret();
+      secrets.push(seed);
+      const before = botDms(fx, fx.alice).length;
+      const posted = fx.zulip.sendStream(fx.alice, "general", "ops", seed, { mention: fx.bot });
+      const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the warning by DM" });
+      expect(reply.visibleText).toMatch(/^That message carries a seed, and everyone here can read it/);
+      expect(fx.zulip.messages.find((m) => m.id === posted)?.deleted).toBe(false);
+      expect(reply.visibleText).toContain("I could not delete your message: delete it yourself now");
+      expect(reply.visibleText).not.toContain("I deleted");
+    } finally {
+      fx.zulip.setMessageDeletion("any");
+    }
   });
 
   it("registers a new queue when Zulip drops the idle one, answering what came in between once", async () => {
@@ -166,12 +206,24 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
   });
 
   it("waits out a 429 with the retry-after Zulip gives, and answers once", async () => {
+    const from = fx.zulip.requests.length;
     fx.zulip.rateLimitNext(2, { retryAfterSeconds: 1, user: fx.bot });
     const before = botDms(fx, fx.alice).length;
     const reply = await ask(fx, fx.alice, "whoami");
     expect(reply.visibleText).toContain(`zulip:${fx.alice.id}`);
     await expectNoMoreReplies(fx, fx.alice, before + 1);
-    expect(fx.zulip.requests.filter((r) => r.userId === fx.bot.id && r.status === 429)).toHaveLength(2);
+    const mine = fx.zulip.requests.slice(from).filter((r) => r.userId === fx.bot.id);
+    const refused = mine.filter((r) => r.status === 429);
+    // The reply itself was refused, not only the poll that runs beside it.
+    expect(refused.some((r) => r.method === "POST" && r.path === "/api/v1/messages")).toBe(true);
+    // The server refuses every call until the retry-after has passed: each refused call was made again no sooner.
+    const same = (a: (typeof mine)[number], b: (typeof mine)[number]) =>
+      a.method === b.method && a.path === b.path && JSON.stringify(a.params) === JSON.stringify(b.params);
+    for (const r of refused) {
+      const again = mine.slice(mine.indexOf(r) + 1).find((next) => same(next, r));
+      expect(again, `${r.method} ${r.path} made again`).toBeDefined();
+      expect(again?.at).toBeGreaterThanOrEqual(r.at + (r.retryAfter ?? Number.POSITIVE_INFINITY) * 1000);
+    }
   });
 
   it("answers across a totp-core restart, once per message", async () => {

@@ -7,6 +7,8 @@ import {
   expectCleanOutput,
   expectCodeReply,
   expectNoMoreReplies,
+  importedLabels,
+  periodEndOf,
   startBotFixture,
 } from "./botFixture.js";
 
@@ -42,11 +44,19 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
       .filter((line) => line.includes('"principal"'))
       .filter((line) => JSON.parse(line).principal === principal);
 
-  it("keeps no event queue, and answers help in place through the webhook response", async () => {
+  it("keeps no event queue, answers the webhook at once and help through the API", async () => {
     const reply = await ask(fx, fx.alice, "help");
     expect(reply.content).toContain("`code <label>`");
-    const delivery = fx.zulip.webhookDeliveries.find((d) => d.replyMessageId === reply.id);
-    expect(delivery).toMatchObject({ trigger: "direct_message", status: 200 });
+    const delivery = fx.zulip.webhookDeliveries.find(
+      (d) => (d.payload.message as { content?: string }).content === "help",
+    );
+    expect(delivery).toMatchObject({
+      trigger: "direct_message",
+      status: 200,
+      attempts: 1,
+      response: { response_not_required: true },
+    });
+    expect(delivery?.replyMessageId).toBeUndefined();
     expect(fx.zulip.queues(fx.bot)).toEqual([]);
   });
 
@@ -59,7 +69,8 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
 
     const askedAt = Date.now();
     const reply = await ask(fx, fx.alice, "code shop");
-    secrets.push(expectCodeReply(reply, seed, askedAt, { period: 3 }));
+    const code = expectCodeReply(reply, seed, askedAt, { period: 3 });
+    secrets.push(code);
     // Sent through the API (its id is needed to expire it), so the webhook answered "nothing to post".
     const delivery = await fx.zulip.waitFor(
       () =>
@@ -70,14 +81,22 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     );
     expect(delivery).toMatchObject({ status: 200, response: { response_not_required: true } });
     expect(delivery?.replyMessageId).toBeUndefined();
-    await fx.zulip.waitFor(() => botDms(fx, fx.alice).find((m) => m.id === reply.id && m.content.includes("expired")), {
-      what: "the code message edited to expired",
-    });
+    const expired = await fx.zulip.waitFor(
+      () => botDms(fx, fx.alice).find((m) => m.id === reply.id && m.content.includes("expired")),
+      { what: "the code message edited to expired" },
+    );
+    // Edited when the shown code's period ends: not before (1 s of slack for scheduling), at most 3 s after.
+    const periodEnd = periodEndOf(code, seed, askedAt, 3);
+    expect(expired.edits[0]?.at).toBeGreaterThanOrEqual(periodEnd - 1000);
+    expect(expired.edits[0]?.at).toBeLessThanOrEqual(periodEnd + 3000);
 
     const other = newSecret();
     secrets.push(other);
     const imported = await ask(fx, fx.alice, `import ${migrationUri([{ secret: other, name: "me", issuer: "Mail" }])}`);
     expect(imported.visibleText).toMatch(/^Imported 1 of 1 entries/);
+    const importedLabel = importedLabels(imported).get("Mail") as string;
+    const importedAt = Date.now();
+    secrets.push(expectCodeReply(await ask(fx, fx.alice, `code ${importedLabel}`), other, importedAt));
     const list = await ask(fx, fx.alice, "list");
     expect(list.content).toContain("send `code shop`");
     expect((await ask(fx, fx.alice, "whoami")).visibleText).toContain(`zulip:${fx.alice.id}`);
@@ -90,6 +109,31 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     expect(reply.visibleText).toContain(`your principal is zulip:${fx.bob.id}`);
     expect(coreCallsOf(`zulip:${fx.bob.id}`)).toEqual([]);
     expect(coreCallsOf(`zulip:${fx.alice.id}`).length).toBeGreaterThan(0);
+  });
+
+  it("deletes the seed a refused sender sent, or asks them to, and still never calls totp-core for them", async () => {
+    const seed = newSecret();
+    secrets.push(seed);
+    const lastOfBob = () =>
+      fx.zulip
+        .messagesSeenBy(fx.bob, { with: fx.bot })
+        .filter((m) => m.senderId === fx.bob.id)
+        .at(-1);
+    const added = await ask(fx, fx.bob, `add mine otpauth://totp/Shop:bob?secret=${seed}&issuer=Shop`);
+    expect(added.visibleText).toContain(`your principal is zulip:${fx.bob.id}`);
+    expect(added.visibleText).toContain("I deleted your message: it carried a seed.");
+    expect(lastOfBob()).toMatchObject({ deleted: true, deletedBy: fx.bot.id });
+
+    fx.zulip.setMessageDeletion("own");
+    try {
+      const pasted = await ask(fx, fx.bob, seed);
+      expect(pasted.visibleText).toContain(`your principal is zulip:${fx.bob.id}`);
+      expect(pasted.visibleText).toContain("I could not delete your message: delete it yourself now");
+      expect(lastOfBob()?.deleted).toBe(false);
+    } finally {
+      fx.zulip.setMessageDeletion("any");
+    }
+    expect(coreCallsOf(`zulip:${fx.bob.id}`)).toEqual([]);
   });
 
   it("answers a mention in a served stream by direct message, and one elsewhere not at all", async () => {

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import {
   codesBetween,
+  expectedCode,
   makeTestPki,
   type ProcessHandle,
   type RunningCore,
@@ -43,8 +45,8 @@ export interface BotFixture {
   botEnv(env?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Starts the bot process and waits for its ready line. */
   startBot(env?: NodeJS.ProcessEnv): Promise<ProcessHandle>;
-  /** Stops totp-core and starts it again on the same port and Vault: a restart during a rollout. */
-  restartCore(): Promise<void>;
+  /** Stops totp-core and starts it again on the same port and Vault (after `downMs`): a restart during a rollout. */
+  restartCore(downMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,9 +99,10 @@ export async function startBotFixture(): Promise<BotFixture> {
       await handle.waitForOutput(/zulip-bot ready/, 30_000);
       return handle;
     },
-    async restartCore() {
+    async restartCore(downMs = 0) {
       const listen = core.env.TOTP_LISTEN;
       await core.stop();
+      await sleep(downMs);
       core = await startTotpCore({ pki, policy, env: { ...coreEnv, TOTP_LISTEN: listen } });
     },
     async close() {
@@ -158,8 +161,29 @@ export function expectCodeReply(
   return shown;
 }
 
+/** When the period in which `seed` gives `code` ends (ms), looking from `fromMs` on: the moment that code expires. */
+export function periodEndOf(code: string, seed: string, fromMs: number, period: number): number {
+  const stepMs = period * 1000;
+  for (let start = Math.floor((fromMs - 1000) / stepMs) * stepMs; start <= Date.now(); start += stepMs) {
+    if (expectedCode(seed, start, { period }) === code) return start + stepMs;
+  }
+  throw new Error("the code is of no period since the request");
+}
+
 /** Neither a seed nor a code shows in the bot's output. */
 export function expectCleanOutput(handle: ProcessHandle, secrets: string[]): void {
   const output = handle.stdout + handle.stderr;
   for (const secret of secrets) expect(output.includes(secret), "a secret in the bot's output").toBe(false);
+}
+
+/**
+ * The label of each imported entry, by its issuer, read from an import reply's lines
+ * "<label> (<issuer>, <account>), 6 digits every 30 s".
+ */
+export function importedLabels(reply: SeenMessage): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const [, label, issuer] of reply.visibleText.matchAll(/^(\S+) \(([^,)]+)[,)]/gm)) {
+    labels.set(issuer as string, label as string);
+  }
+  return labels;
 }

@@ -4,34 +4,40 @@ import { ZulipApiError } from "./ZulipApiError.js";
 const LIMIT = 200;
 const WINDOW_MS = 60_000;
 
-interface Injected {
-  /** Calls left to refuse; Infinity for a window that ends at `until`. */
-  remaining: number;
-  until?: number;
+/** Rate-limit windows a test asked for, not yet opened: the next call of `userId` (or anyone's) opens one. */
+interface Pending {
+  windows: number;
   retryAfterSeconds: number;
+  userId?: number;
+}
+
+/** A window of fixed end, refusing `userId` (or everyone) until then. */
+interface Fixed {
+  until: number;
   userId?: number;
 }
 
 /**
  * The X-RateLimit-* headers every reply carries, counted per user over a minute, and the 429s a test asks for. The
- * real limit is reported but not enforced, so a busy test never trips over it by accident.
+ * real limit is reported but not enforced, so a busy test never trips over it by accident. A 429 is a window, as in
+ * Zulip: once a user is told Retry-After S, every call of theirs is refused (with the time left) until S seconds
+ * have passed, so a client that does not wait out the retry-after keeps being refused.
  */
 export class RateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
-  private readonly injected: Injected[] = [];
+  private readonly pending: Pending[] = [];
+  private readonly fixed: Fixed[] = [];
+  /** Per user id: until when the window opened by a pending injection refuses them. */
+  private readonly refusing = new Map<number, number>();
 
+  /** `count` windows of `retryAfterSeconds`, opened in turn: each by the first call after the previous one ended. */
   inject(count: number, retryAfterSeconds: number, userId?: number): void {
-    if (count > 0) this.injected.push({ remaining: count, retryAfterSeconds, userId });
+    if (count > 0) this.pending.push({ windows: count, retryAfterSeconds, userId });
   }
 
   /** Refuses every call (of `userId`, or anyone) for `durationMs`; Retry-After counts down to the window's end. */
   injectWindow(durationMs: number, userId?: number): void {
-    this.injected.push({
-      remaining: Number.POSITIVE_INFINITY,
-      until: Date.now() + durationMs,
-      retryAfterSeconds: 0,
-      userId,
-    });
+    this.fixed.push({ until: Date.now() + durationMs, userId });
   }
 
   /** Counts one request of `userId` (undefined: not authenticated); throws the 429 when one is due. */
@@ -50,15 +56,10 @@ export class RateLimiter {
       "X-RateLimit-Reset": String(Math.ceil((window.start + WINDOW_MS) / 1000)),
     };
     if (userId === undefined) return headers;
-    for (const ended of this.injected.filter((i) => i.until !== undefined && i.until <= now)) {
-      this.injected.splice(this.injected.indexOf(ended), 1);
-    }
-    const due = this.injected.find((i) => i.userId === undefined || i.userId === userId);
-    if (!due) return headers;
-    due.remaining--;
-    if (due.remaining <= 0) this.injected.splice(this.injected.indexOf(due), 1);
+    const until = this.refusedUntil(userId, now);
+    if (until === undefined) return headers;
     // Zulip reports the seconds to freedom with a fraction, as a window's remainder is.
-    const retryAfter = due.until === undefined ? due.retryAfterSeconds : Math.ceil(due.until - now) / 1000;
+    const retryAfter = Math.ceil(until - now) / 1000;
     throw new ZulipApiError(
       429,
       "API usage exceeded rate limit",
@@ -67,9 +68,26 @@ export class RateLimiter {
       {
         ...headers,
         "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": String(Math.ceil(now / 1000 + retryAfter)),
+        "X-RateLimit-Reset": String(Math.ceil(until / 1000)),
         "Retry-After": String(retryAfter),
       },
     );
+  }
+
+  /** The end of the window refusing `userId` now, opening the next pending one when none is open; else undefined. */
+  private refusedUntil(userId: number, now: number): number | undefined {
+    for (const ended of this.fixed.filter((f) => f.until <= now)) this.fixed.splice(this.fixed.indexOf(ended), 1);
+    const fixed = this.fixed.find((f) => f.userId === undefined || f.userId === userId);
+    if (fixed) return fixed.until;
+    const open = this.refusing.get(userId);
+    if (open !== undefined && open > now) return open;
+    this.refusing.delete(userId);
+    const due = this.pending.find((p) => p.userId === undefined || p.userId === userId);
+    if (!due) return undefined;
+    due.windows--;
+    if (due.windows <= 0) this.pending.splice(this.pending.indexOf(due), 1);
+    const until = now + due.retryAfterSeconds * 1000;
+    this.refusing.set(userId, until);
+    return until;
   }
 }

@@ -85,7 +85,10 @@ export interface RequestLogEntry {
   params: Record<string, string>;
   status: number;
   code?: string;
+  /** When it arrived, ms since the epoch. */
   at: number;
+  /** On a 429: the `retry-after` it was told, in seconds. */
+  retryAfter?: number;
 }
 
 export interface WebhookDelivery {
@@ -167,7 +170,9 @@ export interface ZulipServer {
   /** As a server restart: every queue is lost and open connections are cut, so a held poll fails with a network
    *  error and the next poll gets BAD_EVENT_QUEUE_ID. Users, streams and messages stay. */
   restart(): void;
-  /** The next `count` calls (of `user`, or anyone) answer 429 RATE_LIMIT_HIT with Retry-After (default 1 s). */
+  /** Rate-limit windows, as Zulip's: the next call of `user` (or of anyone) answers 429 RATE_LIMIT_HIT with
+   *  Retry-After `retryAfterSeconds` (default 1), and every call of that user is refused, with the time left, until
+   *  those seconds have passed. `count` windows open in turn, each at the first call after the previous one ended. */
   rateLimitNext(count: number, options?: { retryAfterSeconds?: number; user?: UserRef }): void;
   /** Every call (of `user`, or anyone) answers 429 for `durationMs`, `retry-after` being the time left. */
   rateLimitFor(durationMs: number, options?: { user?: UserRef }): void;

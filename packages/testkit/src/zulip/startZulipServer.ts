@@ -102,6 +102,7 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
       headers = { ...headers, ...failure.headers };
       body = failure.body();
       if (entry.code === undefined) entry.code = failure.code;
+      if (typeof failure.extra["retry-after"] === "number") entry.retryAfter = failure.extra["retry-after"];
     }
     entry.status = status;
     requests.push(entry);
