@@ -25,6 +25,7 @@ export type {
   Platform,
   TextSpan,
 } from "./ChatTypes.js";
+export { carriesSeed } from "./carriesSeed.js";
 export { decodeQrImage, ImageError } from "./decodeQrImage.js";
 export { errorReply } from "./errorReply.js";
 export { handleAction } from "./handleAction.js";

@@ -1,11 +1,11 @@
 import {
   type ChatDeps,
   type ChatReply,
+  carriesSeed,
   errorReply,
   handleAction,
   handleImage,
   handleMessage,
-  looksLikeSeed,
   notAllowedReply,
   principalOf,
   untilCoreAnswers,
@@ -130,11 +130,11 @@ async function coreReply(deps: AnswerDeps, input: Answerable): Promise<ChatReply
 }
 
 /**
- * Whether the user's message may show a seed, read before anything else is done with it: text the core's seed
- * detection flags, any image (even one the decoder cannot read may show a seed), an edit that put a seed in.
+ * Whether the user's message may show a seed, read before anything else is done with it: text carriesSeed flags
+ * (a seed, or an `add` or `import` with something in the seed's place), any image (even one the decoder cannot read may show a seed), an edit that put a seed in.
  */
-function carriesSeed(input: Answerable): boolean {
-  return ((input.kind === "text" || input.kind === "edited") && looksLikeSeed(input.text)) || input.kind === "image";
+function mayShowSeed(input: Answerable): boolean {
+  return ((input.kind === "text" || input.kind === "edited") && carriesSeed(input.text)) || input.kind === "image";
 }
 
 /** The allowlist, the core's reply (held while the core is unreachable), the answer, the expiry of a shown code. */
@@ -181,7 +181,7 @@ async function answerInput(deps: AnswerDeps, input: Answerable, deletion: Deleti
  */
 export async function answerUpdate(deps: AnswerDeps, input: BotInput): Promise<void> {
   if (input.kind === "ignore") return;
-  const deletion = carriesSeed(input) ? await deleteUserMessage(deps, input.place) : undefined;
+  const deletion = mayShowSeed(input) ? await deleteUserMessage(deps, input.place) : undefined;
   try {
     await answerInput(deps, input, deletion);
   } catch (err) {

@@ -131,6 +131,11 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     expect(world.tg.message(mallory.id, withSeed)?.deleted).toBe(true);
     expect(refused.text).toMatch(/^Sorry, this bot answers only the people its operator listed/);
     expect(refused.text).toMatch(/\nI deleted your message: it carried a seed\.$/);
+    // Not a valid seed, but what the user meant to register: deleted alike.
+    const withPassword = world.tg.sendText(mallory, "/add mine hunter2");
+    const refusedPassword = await botReplyAfter(world.tg, mallory.id, withPassword);
+    expect(world.tg.message(mallory.id, withPassword)?.deleted).toBe(true);
+    expect(refusedPassword.text).toMatch(/\nI deleted your message: it carried a seed\.$/);
     expect(await world.auditedPrincipals()).not.toContain(`telegram:${mallory.id}`);
     expect((await world.auditedPrincipals()).filter((p) => p === `telegram:${carol.id}`).length).toBeGreaterThan(5);
   });

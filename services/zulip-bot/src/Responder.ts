@@ -1,8 +1,8 @@
 import {
   type ChatDeps,
   type ChatReply,
+  carriesSeed,
   handleMessage,
-  looksLikeSeed,
   notAllowedReply,
   parseCommand,
   untilCoreAnswers,
@@ -52,7 +52,7 @@ export class Responder {
     const { api, log } = this.deps;
     const command = route.kind === "refuse" ? "refused" : parseCommand(route.text).kind;
     log.info({ messageId: message.id, sender: message.sender_id, origin: route.ctx.origin, command }, "answering");
-    let userMessageDeleted = looksLikeSeed(route.text) ? await this.deleteUserMessage(message.id) : undefined;
+    let userMessageDeleted = carriesSeed(route.text) ? await this.deleteUserMessage(message.id) : undefined;
     const reply: ChatReply =
       route.kind === "refuse"
         ? notAllowedReply(route.ctx)
@@ -60,7 +60,7 @@ export class Responder {
             budgetMs: this.deps.coreWaitMs,
             signal: this.deps.signal,
           });
-    // The core also asks to delete messages that only took a seed's place (`add shop hunter2`).
+    // The core may ask for it where carriesSeed saw no secret (an `add` with nothing after the label).
     if (reply.deleteUserMessage && userMessageDeleted === undefined) {
       userMessageDeleted = await this.deleteUserMessage(message.id);
     }

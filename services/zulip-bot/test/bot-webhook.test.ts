@@ -123,6 +123,10 @@ describe("the Zulip bot in outgoing-webhook mode, with an allowlist and served s
     expect(added.visibleText).toContain(`your principal is zulip:${fx.bob.id}`);
     expect(added.visibleText).toContain("I deleted your message: it carried a seed.");
     expect(lastOfBob()).toMatchObject({ deleted: true, deletedBy: fx.bot.id });
+    // Not a valid seed, but what the user meant to register: deleted alike.
+    const password = await ask(fx, fx.bob, "add mine hunter2");
+    expect(password.visibleText).toContain("I deleted your message: it carried a seed.");
+    expect(lastOfBob()).toMatchObject({ deleted: true, deletedBy: fx.bot.id });
 
     fx.zulip.setMessageDeletion("own");
     try {
