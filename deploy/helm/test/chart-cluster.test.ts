@@ -331,7 +331,9 @@ onCluster("the chart on a real cluster", { timeout: HELM_STEP_MS }, () => {
     const left = await eventually(
       async () => {
         const out = await kubectl(["get", kinds, "-l", `app.kubernetes.io/instance=${RELEASE}`, "-o", "name"]);
-        return out.trim() === "" ? "nothing" : undefined;
+        // Thrown, so that a timeout names what is left.
+        if (out.trim() !== "") throw new Error(`still there: ${out.trim().split("\n").join(", ")}`);
+        return "nothing";
       },
       { what: "the release's objects to be gone", timeoutMs: 120_000, intervalMs: 1000 },
     );
