@@ -41,6 +41,9 @@ function call<T>(deps: AnswerDeps, method: string, run: () => Promise<T>): Promi
 const isNotModified = (err: unknown) =>
   err instanceof TelegramError && err.code === 400 && /message is not modified/i.test(err.description);
 
+const isAlreadyGone = (err: unknown) =>
+  err instanceof TelegramError && err.code === 400 && /message to delete not found/i.test(err.description);
+
 async function downloadImage(deps: AnswerDeps, fileId: string): Promise<Buffer> {
   const link = await call(deps, "getFile", () => deps.telegram.getFileLink(fileId));
   const response = await fetch(link);
@@ -48,12 +51,18 @@ async function downloadImage(deps: AnswerDeps, fileId: string): Promise<Buffer> 
   return Buffer.from(await response.arrayBuffer());
 }
 
-/** The user's message that carried a seed, deleted; "failed" when Telegram refused (an old message, a group). */
+/**
+ * The user's message that carried a seed, deleted; "failed" when Telegram refused (an old message, a group). A
+ * message Telegram no longer has is as good as deleted: Telegram posts an update again when a delivery failed, and
+ * the replica that first had it deleted the message already (or the user did); asking the user to delete a
+ * message that is gone would only confuse them.
+ */
 async function deleteUserMessage(deps: AnswerDeps, place: Place): Promise<Deletion> {
   try {
     await call(deps, "deleteMessage", () => deps.telegram.deleteMessage(place.chatId, place.messageId));
     return "deleted";
   } catch (err) {
+    if (isAlreadyGone(err)) return "deleted";
     deps.log.warn({ err, chatId: place.chatId }, "could not delete a message that carried a seed");
     return "failed";
   }

@@ -140,6 +140,24 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     expect((await world.auditedPrincipals()).filter((p) => p === `telegram:${carol.id}`).length).toBeGreaterThan(5);
   });
 
+  it("answers an update posted again (to another replica, say) without asking to delete a message already gone", async () => {
+    const seed = newSecret();
+    secrets.add(seed);
+    const sent = world.tg.sendText(carol, `/add twice otpauth://totp/Twice:c?secret=${seed}`);
+    const first = await botReplyAfter(world.tg, carol.id, sent);
+    expect(first.text).toMatch(/^Stored twice/);
+    expect(world.tg.message(carol.id, sent)?.deleted).toBe(true);
+    // What Telegram does when it saw the first delivery fail: the same message, in an update of its own.
+    const raw = world.tg.message(carol.id, sent)?.raw;
+    const again = world.tg.botMessages.length;
+    expect((await world.tg.postToWebhook({ update_id: 999_002, message: raw } as TgUpdate)).status).toBe(200);
+    const second = await botReplyAfter(world.tg, carol.id, first.messageId);
+    expect(world.tg.botMessages.length).toBe(again + 1);
+    expect(second.text).toMatch(/already/i);
+    expect(second.text).toMatch(/\nI deleted your message: it carried a seed\.$/);
+    expect(second.text).not.toMatch(/delete it yourself/);
+  });
+
   it("waits out a 429 and still delivers the reply", async () => {
     const before = world.tg.requests.length;
     world.tg.failNext(1, { method: "sendMessage", retryAfter: 1 });
