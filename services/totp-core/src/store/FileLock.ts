@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { link, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Who holds a lock, as written in the lock file. */
 interface Holder {
@@ -41,17 +42,18 @@ export class FileLock {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
         }
-        const current = await readHolder(lockPath);
-        if (attempt > 0 || (current && !isDead(current))) {
-          const who = current
-            ? `totp-core pid ${current.pid} on ${current.host} since ${current.since}`
-            : "another process";
+        const current = await readLockFile(lockPath);
+        // Gone between the link and the read: another process is taking a dead holder's lock over; try again.
+        if (current === undefined && attempt < MAX_ATTEMPTS) continue;
+        const named = current === undefined ? undefined : holderOf(current);
+        if (attempt >= MAX_ATTEMPTS || (named && !isDead(named))) {
+          const who = named ? `totp-core pid ${named.pid} on ${named.host} since ${named.since}` : "another process";
           throw new Error(
             `${path} is in use by ${who} (lock file ${lockPath}); one process per seed file. ` +
               "If that process is gone, remove the lock file",
           );
         }
-        await rm(lockPath, { force: true });
+        await takeOver(lockPath, current as string, staged);
       }
     } finally {
       await rm(staged, { force: true });
@@ -60,18 +62,57 @@ export class FileLock {
 
   /** Removes the lock file, if it is still ours. */
   async release(): Promise<void> {
-    const current = await readHolder(this.#lockPath);
+    const text = await readLockFile(this.#lockPath);
+    const current = text === undefined ? undefined : holderOf(text);
     if (current?.pid === this.#holder.pid && current.since === this.#holder.since) {
       await rm(this.#lockPath, { force: true });
     }
   }
 }
 
-/** The holder named in a lock file; undefined when it is gone or unreadable. */
-async function readHolder(lockPath: string): Promise<Holder | undefined> {
+/** How many times acquire tries again while other processes take the same dead holder's lock over. */
+const MAX_ATTEMPTS = 50;
+const TAKEOVER_PAUSE_MS = 10;
+
+/**
+ * Removes the lock file of a dead holder, if it is still the one read (`stale`), and only while holding
+ * `<lock>.takeover`: two processes that both found the dead holder's lock would otherwise both remove it, the
+ * second one removing the lock the first had just taken, and both would run on the file. The takeover file is held
+ * for two file operations; one left by a process that died holding it is removed like a dead holder's lock.
+ */
+async function takeOver(lockPath: string, stale: string, staged: string): Promise<void> {
+  const takeover = `${lockPath}.takeover`;
   try {
-    const parsed = JSON.parse(await readFile(lockPath, "utf8")) as Partial<Holder>;
-    const { pid, host, since } = parsed;
+    await link(staged, takeover);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    const other = await readLockFile(takeover);
+    const otherHolder = other === undefined ? undefined : holderOf(other);
+    if (otherHolder === undefined || isDead(otherHolder)) await rm(takeover, { force: true });
+    await sleep(TAKEOVER_PAUSE_MS);
+    return;
+  }
+  try {
+    if ((await readLockFile(lockPath)) === stale) await rm(lockPath, { force: true });
+  } finally {
+    await rm(takeover, { force: true });
+  }
+}
+
+/** A lock file's text; undefined when it is gone. */
+async function readLockFile(lockPath: string): Promise<string | undefined> {
+  try {
+    return await readFile(lockPath, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** The holder named in a lock file's text; undefined when it names none (then it is anyone's to take). */
+function holderOf(text: string): Holder | undefined {
+  try {
+    const { pid, host, since } = JSON.parse(text) as Partial<Holder>;
     return typeof pid === "number" && typeof host === "string" && typeof since === "string"
       ? { pid, host, since }
       : undefined;
