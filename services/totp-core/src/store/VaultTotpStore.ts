@@ -61,9 +61,7 @@ interface Reading {
  * - While two overwrites of one label run at once, a code read between them can come from one caller's key while
  *   the answer shows the other's digits and period; once both are done, key and metadata are the same caller's.
  *   An overwrite and a deletion racing each other also end consistent (remove), in a label that serves codes or
- *   does not exist. A first registration is not covered: its key goes in after its metadata, so an overwrite or a
- *   deletion of the label in the millisecond between can leave the registering caller's key beside the other
- *   caller's metadata, or that key without metadata (the label then does not exist; the key stays in the engine).
+ *   does not exist, and so does a first registration racing either (put).
  *
  * The token needs: `<totpMount>/keys/*` create, update, delete; `<totpMount>/code/*` read; and on the KV mount the
  * rights of the KV store below `<prefix>/meta/`, plus update on `<kvMount>/delete/<prefix>/meta/*` (remove).
@@ -118,9 +116,12 @@ export class VaultTotpStore implements SeedStore {
       if (overwrite) {
         await this.#overwrite(name, key, metaPath, meta);
       } else {
+        // The created metadata claims the label (one concurrent registration wins); the key then goes in as an
+        // overwrite does, key and then metadata again with check-and-set, so an overwrite that came between the
+        // claim and the key cannot be left with this caller's key beside its metadata.
         if (!(await this.#client.kvCreate(this.#kvMount, metaPath, toStoredMeta(meta)))) throw labelExists(ref.label);
         try {
-          await this.#client.totpImport(this.#totpMount, name, key);
+          await this.#overwrite(name, key, metaPath, meta);
         } catch (err) {
           await this.#rollBack(ref, metaPath);
           throw err;
