@@ -315,8 +315,23 @@ async function main(options: BenchOptions): Promise<void> {
       });
     }),
   );
-  await checkSameCodes(labels[0] as string);
-  for (const other of compared) await checkComparedCodes(other, labels[0] as string);
+  const first = labels[0] as string;
+  await checkSameCodes(first, "the TOTP engine", async () => {
+    const answer = await engineVault.request<{ data: { code: string } }>("GET", `totp/code/${first}`);
+    return answer.data.code;
+  });
+  for (const { commit, core } of compared) {
+    const other = createTotpClient({ ...core.clientOptions(CLIENT), maxAttempts: 1, serverName: "localhost" });
+    try {
+      await checkSameCodes(
+        first,
+        `the totp-core of ${commit}`,
+        async () => (await other.generateCode({ label: first })).code,
+      );
+    } finally {
+      other.close();
+    }
+  }
 
   const requests = labels.map((label) => ({ label }));
   const enginePaths = labels.map((label) => `/v1/totp/code/${label}`);
@@ -458,30 +473,16 @@ async function main(options: BenchOptions): Promise<void> {
     return { dir, commit, core, rounds: [] as Measured[] };
   }
 
-  /** The compared totp-core reads the seeds this one registered (same Vault, same layout), or the run is void. */
-  async function checkComparedCodes(compared: { commit: string; core: RunningCore }, label: string): Promise<void> {
-    const other = createTotpClient({ ...compared.core.clientOptions(CLIENT), maxAttempts: 1, serverName: "localhost" });
-    try {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const [ours, theirs] = await Promise.all([client.generateCode({ label }), other.generateCode({ label })]);
-        if (ours.code === theirs.code) return;
-      }
-      throw new Error(`the totp-core of ${compared.commit} answers another code for ${label}: it reads other seeds`);
-    } finally {
-      other.close();
-    }
-  }
-
-  /** Both answer the same code for a label: the engine has the same seeds. Retried once across a step boundary. */
-  async function checkSameCodes(label: string): Promise<void> {
+  /**
+   * `other` answers the code this totp-core answers for `label`: it has the same seeds (the TOTP engine, or a
+   * compared totp-core reading this one's Vault). Asked twice, in case the first pair straddled a step boundary.
+   */
+  async function checkSameCodes(label: string, what: string, other: () => Promise<string>): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const [ours, theirs] = await Promise.all([
-        client.generateCode({ label }),
-        engineVault.request<{ data: { code: string } }>("GET", `totp/code/${label}`),
-      ]);
-      if (ours.code === theirs.data.code) return;
+      const [ours, theirs] = await Promise.all([client.generateCode({ label }), other()]);
+      if (ours.code === theirs) return;
     }
-    throw new Error(`totp-core and the TOTP engine disagree on the code of ${label}: the seeds differ`);
+    throw new Error(`totp-core and ${what} disagree on the code of ${label}: the seeds differ`);
   }
 
   /** 1000 concurrent first calls for one uncached label, and how many of them reached Vault. */

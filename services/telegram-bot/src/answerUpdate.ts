@@ -38,11 +38,11 @@ function call<T>(deps: AnswerDeps, method: string, run: () => Promise<T>): Promi
   });
 }
 
-const isNotModified = (err: unknown) =>
-  err instanceof TelegramError && err.code === 400 && /message is not modified/i.test(err.description);
-
-const isAlreadyGone = (err: unknown) =>
-  err instanceof TelegramError && err.code === 400 && /message to delete not found/i.test(err.description);
+/** Whether `err` is Telegram's 400 with a description that matches `pattern`. */
+const badRequest = (pattern: RegExp) => (err: unknown) =>
+  err instanceof TelegramError && err.code === 400 && pattern.test(err.description);
+const isNotModified = badRequest(/message is not modified/i);
+const isAlreadyGone = badRequest(/message to delete not found/i);
 
 async function downloadImage(deps: AnswerDeps, fileId: string): Promise<Buffer> {
   const link = await call(deps, "getFile", () => deps.telegram.getFileLink(fileId));
@@ -140,7 +140,8 @@ async function coreReply(deps: AnswerDeps, input: Answerable): Promise<ChatReply
 
 /**
  * Whether the user's message may show a seed, read before anything else is done with it: text carriesSeed flags
- * (a seed, or an `add` or `import` with something in the seed's place), any image (even one the decoder cannot read may show a seed), an edit that put a seed in.
+ * (a seed, or an `add` or `import` with something in the seed's place), any image (even one the decoder cannot
+ * read may show a seed), an edit that put a seed in.
  */
 function mayShowSeed(input: Answerable): boolean {
   return ((input.kind === "text" || input.kind === "edited") && carriesSeed(input.text)) || input.kind === "image";

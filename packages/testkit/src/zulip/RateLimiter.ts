@@ -11,8 +11,8 @@ interface Pending {
   userId?: number;
 }
 
-/** A window of fixed end, refusing `userId` (or everyone) until then. */
-interface Fixed {
+/** An open window, refusing `userId` (or everyone) until `until`. */
+interface Window {
   until: number;
   userId?: number;
 }
@@ -26,9 +26,7 @@ interface Fixed {
 export class RateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
   private readonly pending: Pending[] = [];
-  private readonly fixed: Fixed[] = [];
-  /** Per user id: until when the window opened by a pending injection refuses them. */
-  private readonly refusing = new Map<number, number>();
+  private readonly open: Window[] = [];
 
   /** `count` windows of `retryAfterSeconds`, opened in turn: each by the first call after the previous one ended. */
   inject(count: number, retryAfterSeconds: number, userId?: number): void {
@@ -37,7 +35,7 @@ export class RateLimiter {
 
   /** Refuses every call (of `userId`, or anyone) for `durationMs`; Retry-After counts down to the window's end. */
   injectWindow(durationMs: number, userId?: number): void {
-    this.fixed.push({ until: Date.now() + durationMs, userId });
+    this.open.push({ until: Date.now() + durationMs, userId });
   }
 
   /** Counts one request of `userId` (undefined: not authenticated); throws the 429 when one is due. */
@@ -74,20 +72,17 @@ export class RateLimiter {
     );
   }
 
-  /** The end of the window refusing `userId` now, opening the next pending one when none is open; else undefined. */
+  /** The end of the window refusing `userId` now, opening the next pending one (for them) when none is; else undefined. */
   private refusedUntil(userId: number, now: number): number | undefined {
-    for (const ended of this.fixed.filter((f) => f.until <= now)) this.fixed.splice(this.fixed.indexOf(ended), 1);
-    const fixed = this.fixed.find((f) => f.userId === undefined || f.userId === userId);
-    if (fixed) return fixed.until;
-    const open = this.refusing.get(userId);
-    if (open !== undefined && open > now) return open;
-    this.refusing.delete(userId);
+    for (const ended of this.open.filter((w) => w.until <= now)) this.open.splice(this.open.indexOf(ended), 1);
+    const open = this.open.find((w) => w.userId === undefined || w.userId === userId);
+    if (open) return open.until;
     const due = this.pending.find((p) => p.userId === undefined || p.userId === userId);
     if (!due) return undefined;
     due.windows--;
     if (due.windows <= 0) this.pending.splice(this.pending.indexOf(due), 1);
     const until = now + due.retryAfterSeconds * 1000;
-    this.refusing.set(userId, until);
+    this.open.push({ until, userId });
     return until;
   }
 }

@@ -119,9 +119,10 @@ export class VaultTotpStore implements SeedStore {
         // The created metadata claims the label (one concurrent registration wins); the key then goes in as an
         // overwrite does, key and then metadata again with check-and-set, so an overwrite that came between the
         // claim and the key cannot be left with this caller's key beside its metadata.
-        if (!(await this.#client.kvCreate(this.#kvMount, metaPath, toStoredMeta(meta)))) throw labelExists(ref.label);
+        const created = await this.#client.kvCreate(this.#kvMount, metaPath, toStoredMeta(meta));
+        if (created === undefined) throw labelExists(ref.label);
         try {
-          await this.#overwrite(name, key, metaPath, meta);
+          await this.#overwrite(name, key, metaPath, meta, created);
         } catch (err) {
           await this.#rollBack(ref, metaPath);
           throw err;
@@ -228,10 +229,12 @@ export class VaultTotpStore implements SeedStore {
    * concurrent overwrites, one whose check-and-set fails lost to another that wrote after it read; it imports its
    * key again and retries on the newer version. So the metadata written last always stands beside the key imported
    * last. Key first: a failure leaves the old metadata beside the old or new key, never metadata without a key.
+   * `created`: the version a first registration just created, read by the first attempt instead of asking Vault.
    */
-  async #overwrite(name: string, key: TotpKey, metaPath: string, meta: RecordMeta): Promise<void> {
+  async #overwrite(name: string, key: TotpKey, metaPath: string, meta: RecordMeta, created?: number): Promise<void> {
     for (let attempt = 1; attempt <= OVERWRITE_ATTEMPTS; attempt++) {
-      const version = await this.#client.kvVersion(this.#kvMount, metaPath);
+      const version =
+        attempt === 1 && created !== undefined ? created : await this.#client.kvVersion(this.#kvMount, metaPath);
       await this.#client.totpImport(this.#totpMount, name, key);
       if (await this.#client.kvReplaceAt(this.#kvMount, metaPath, toStoredMeta(meta), version)) return;
       // A random pause spreads the losers out, so that the next round has fewer contenders.
