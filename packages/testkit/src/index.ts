@@ -6,7 +6,7 @@ export { KubeApiError } from "./KubeApiError.js";
 export { makeTestPki, type TestCert, type TestPki } from "./makeTestPki.js";
 export { type MigrationEntry, migrationUri } from "./migrationUri.js";
 export { type QrImageOptions, qrImage } from "./qrImage.js";
-export { codesBetween, expectedCode, newSecret } from "./referenceTotp.js";
+export { codesBetween, expectedCode, newSecret, periodEndOf } from "./referenceTotp.js";
 export { runCommand } from "./runCommand.js";
 export { type ExitStatus, type ProcessHandle, type RunProcessOptions, runProcess } from "./runProcess.js";
 export { type ScratchImageOptions, scratchImageArchive } from "./scratchImageArchive.js";

@@ -32,3 +32,12 @@ export function codesBetween(
   }
   return codes;
 }
+
+/** When the period in which `seed` gives `code` ends (ms), looking from `fromMs` on: the moment that code expires. */
+export function periodEndOf(code: string, seed: string, fromMs: number, period: number): number {
+  const stepMs = period * 1000;
+  const first = Math.floor((fromMs - 1000) / stepMs) * stepMs;
+  const step = codesBetween(seed, first, Date.now(), { period }).indexOf(code);
+  if (step < 0) throw new Error("the code is of no period since the request");
+  return first + (step + 1) * stepMs;
+}

@@ -488,14 +488,22 @@ describe("startZulipServer with the real zulip-js", () => {
 
   it("edits a message's content by its sender only, and records the history", async () => {
     const botClient = await clientOf(bot);
-    const sent = await botClient.messages.send({ type: "direct", to: [alice.id], content: "code 123456" });
+    const content = "code\n```spoiler Code\n123456\n```";
+    const sent = await botClient.messages.send({ type: "direct", to: [alice.id], content });
     const id = sent.id as number;
     expect(await botClient.messages.update({ message_id: id, content: "expired" })).toMatchObject({
       result: "success",
     });
     const [seen] = server.messagesSeenBy(alice, { with: bot });
     expect(seen).toMatchObject({ content: "expired", visibleText: "expired" });
-    expect(seen?.edits).toEqual([{ userId: bot.id, at: expect.any(Number), previousContent: "code 123456" }]);
+    expect(seen?.edits).toEqual([{ userId: bot.id, at: expect.any(Number), previousContent: content }]);
+    // The first version stays readable as sent, its spoiler too.
+    expect(seen?.spoilers).toEqual([]);
+    expect(seen?.asSent).toEqual({
+      content,
+      visibleText: expect.not.stringContaining("123456"),
+      spoilers: [{ header: "Code", body: "123456" }],
+    });
     expect(await (await clientOf(alice)).messages.update({ message_id: id, content: "mine" })).toEqual({
       result: "error",
       msg: "You don't have permission to edit this message",

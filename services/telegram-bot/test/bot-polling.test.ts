@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { migrationUri, newSecret, qrImage, type TgUser } from "@totp-custody/testkit";
+import { migrationUri, newSecret, periodEndOf, qrImage, type TgUser } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/server.js";
 import {
@@ -62,7 +62,7 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     const code = shownCode(shown);
     secrets.add(code);
     expect(isCodeOf(code, seed, asked, { period: 10 })).toBe(true);
-    const periodEnd = Math.ceil(Date.now() / 10_000) * 10_000;
+    const periodEnd = periodEndOf(code, seed, asked, 10);
     await world.tg.waitFor(() => world.tg.message(alice.id, shown.messageId)?.deleted, {
       timeoutMs: 30_000,
       what: "the expired code message deleted",

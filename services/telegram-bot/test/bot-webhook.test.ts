@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, newSecret, qrImage, type TgUpdate, type TgUser } from "@totp-custody/testkit";
+import { freePort, newSecret, periodEndOf, qrImage, type TgUpdate, type TgUser } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type BotProcess,
@@ -94,7 +94,7 @@ describe("telegram-bot in webhook mode, with an allowlist and codes edited to 'e
     const code = shownCode(shown);
     secrets.add(code);
     expect(isCodeOf(code, seed, asked, { period: 10 })).toBe(true);
-    const periodEnd = Math.ceil(Date.now() / 10_000) * 10_000;
+    const periodEnd = periodEndOf(code, seed, asked, 10);
     const expired = await world.tg.waitFor(
       () => {
         const now = world.tg.message(carol.id, shown.messageId);

@@ -1,4 +1,4 @@
-import { migrationUri, newSecret, type ProcessHandle } from "@totp-custody/testkit";
+import { migrationUri, newSecret, type ProcessHandle, periodEndOf } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ask,
@@ -8,7 +8,6 @@ import {
   expectCodeReply,
   expectNoMoreReplies,
   importedLabels,
-  periodEndOf,
   startBotFixture,
 } from "./botFixture.js";
 
@@ -62,7 +61,7 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     expect(list.content).toContain("send `code github`");
     const question = await ask(fx, fx.alice, "remove github");
     expect(question.content).toContain("`remove github confirm`");
-    expect((await ask(fx, fx.alice, "code github")).spoilers).toHaveLength(1);
+    expect((await ask(fx, fx.alice, "code github")).asSent.spoilers).toHaveLength(1);
     const removed = await ask(fx, fx.alice, "remove github confirm");
     expect(removed.visibleText).toBe("Removed github.");
     expect((await ask(fx, fx.alice, "code github")).visibleText).toMatch(/^There is no label github you can read/);
@@ -152,8 +151,8 @@ describe("the Zulip bot in event-queue mode: real zulip-js, the local Zulip serv
     fx.zulip.sendDm(fx.alice, [fx.bot, fx.bob], "code mine");
     const reply = await fx.zulip.waitFor(() => botDms(fx, fx.alice)[before], { what: "the one-to-one answer" });
     expect(reply.recipientIds.sort()).toEqual([fx.alice.id, fx.bot.id].sort());
-    expect(reply.spoilers).toHaveLength(1);
-    secrets.push(reply.spoilers[0]?.body.replace(/`/g, "").trim() ?? "");
+    expect(reply.asSent.spoilers).toHaveLength(1);
+    secrets.push(reply.asSent.spoilers[0]?.body.replace(/`/g, "").trim() ?? "");
     const group = fx.zulip.messagesSeenBy(fx.bob, { with: [fx.alice, fx.bot] });
     expect(group.filter((m) => m.senderId === fx.bot.id)).toEqual([]);
   });

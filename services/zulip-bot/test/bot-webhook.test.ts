@@ -1,4 +1,4 @@
-import { freePort, migrationUri, newSecret, type ProcessHandle } from "@totp-custody/testkit";
+import { freePort, migrationUri, newSecret, type ProcessHandle, periodEndOf } from "@totp-custody/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ask,
@@ -8,7 +8,6 @@ import {
   expectCodeReply,
   expectNoMoreReplies,
   importedLabels,
-  periodEndOf,
   startBotFixture,
 } from "./botFixture.js";
 

@@ -141,7 +141,8 @@ export async function expectNoMoreReplies(fx: BotFixture, user: ZulipUser, count
 
 /**
  * The code in a code reply, checked to be where it belongs: the only spoiler's body, nowhere in what a reader sees
- * before opening it, and one of the codes of `seed` while the request was in flight.
+ * before opening it, and one of the codes of `seed` while the request was in flight. The reply is read as sent: a
+ * code with little time left can be edited to expired before the test first looks.
  */
 export function expectCodeReply(
   reply: SeenMessage,
@@ -149,24 +150,16 @@ export function expectCodeReply(
   askedAtMs: number,
   options: { digits?: number; period?: number } = {},
 ): string {
-  expect(reply.spoilers).toHaveLength(1);
-  const code = /^`(\d+)`$/.exec(reply.spoilers[0]?.body.trim() ?? "")?.[1];
+  const sent = reply.asSent;
+  expect(sent.spoilers).toHaveLength(1);
+  const code = /^`(\d+)`$/.exec(sent.spoilers[0]?.body.trim() ?? "")?.[1];
   expect(code, "the spoiler holds the code").toBeDefined();
   const shown = code as string;
   expect(codesBetween(seed, askedAtMs - 1000, reply.timestamp * 1000 + 1000, options)).toContain(shown);
-  expect(reply.visibleText).not.toContain(shown);
-  expect(reply.spoilers[0]?.header).not.toContain(shown);
-  expect(reply.visibleText).toMatch(/Valid for \d+ more seconds/);
+  expect(sent.visibleText).not.toContain(shown);
+  expect(sent.spoilers[0]?.header).not.toContain(shown);
+  expect(sent.visibleText).toMatch(/Valid for \d+ more seconds/);
   return shown;
-}
-
-/** When the period in which `seed` gives `code` ends (ms), looking from `fromMs` on: the moment that code expires. */
-export function periodEndOf(code: string, seed: string, fromMs: number, period: number): number {
-  const stepMs = period * 1000;
-  const first = Math.floor((fromMs - 1000) / stepMs) * stepMs;
-  const step = codesBetween(seed, first, Date.now(), { period }).indexOf(code);
-  if (step < 0) throw new Error("the code is of no period since the request");
-  return first + (step + 1) * stepMs;
 }
 
 /** Neither a seed nor a code shows in the bot's output. */

@@ -23,6 +23,8 @@ export interface StoredMessage {
   topicParticipantIds: number[];
   content: string;
   rendered: RenderedMessage;
+  /** The content and rendering as first sent, kept because an edit can come before a test looks. */
+  asSent: { content: string; rendered: RenderedMessage };
   /** Seconds, as the API gives it. */
   timestamp: number;
   /** Milliseconds, for the edit and delete time limits. */
@@ -105,6 +107,11 @@ export function seenMessage(message: StoredMessage): SeenMessage {
     spoilers: message.rendered.spoilers.map((s) => ({ ...s })),
     mentionedIds: [...message.rendered.mentionedIds],
     edits: message.edits.map((e) => ({ ...e })),
+    asSent: {
+      content: message.asSent.content,
+      visibleText: message.asSent.rendered.visibleText,
+      spoilers: message.asSent.rendered.spoilers.map((s) => ({ ...s })),
+    },
     deleted: message.deleted,
     ...(message.deletedBy !== undefined ? { deletedBy: message.deletedBy } : {}),
     timestamp: message.timestamp,

@@ -218,6 +218,7 @@ export class ZulipRealm {
     if ("topic" in where && where.topic.trim() === "") {
       throw new ZulipApiError(400, "Topic can't be empty", "BAD_REQUEST");
     }
+    const rendered = this.render(content);
     const message: StoredMessage = {
       id: this.nextMessageId++,
       type: "to" in where ? "private" : "stream",
@@ -228,7 +229,8 @@ export class ZulipRealm {
       recipientIds: [],
       topicParticipantIds: [],
       content,
-      rendered: this.render(content),
+      rendered,
+      asSent: { content, rendered },
       timestamp: Math.floor(Date.now() / 1000),
       sentAt: Date.now(),
       client,

@@ -63,6 +63,8 @@ export interface SeenMessage {
   mentionedIds: number[];
   /** Earlier versions, oldest first. */
   edits: { userId: number; at: number; previousContent: string }[];
+  /** The message as first sent: a short-lived message can be edited before the test first looks at it. */
+  asSent: { content: string; visibleText: string; spoilers: { header: string; body: string }[] };
   deleted: boolean;
   deletedBy?: number;
   /** Seconds since the epoch. */
