@@ -58,6 +58,8 @@ const DEFAULT_LONGPOLL_MS = 90_000;
 /** Rate-limit waits for one call, at most: then the error goes to the caller. */
 const MAX_RATE_LIMIT_WAITS = 5;
 const MAX_RATE_LIMIT_WAIT_MS = 60_000;
+/** Waits before each new try of a call Zulip could not be reached for: about 15 s in all, then the error stands. */
+const UNREACHABLE_WAITS_MS = [500, 1000, 2000, 4000, 8000];
 /** At most this many messages are read back after a lost queue; older ones are left unanswered. */
 const CATCH_UP_LIMIT = 100;
 
@@ -67,6 +69,25 @@ function unwrap<T>(answer: zulip.Answer<T>): zulip.Success & T {
   const retryAfter = answer["retry-after"];
   const code = answer.code ?? (/rate limit/i.test(answer.msg) ? "RATE_LIMIT_HIT" : "BAD_REQUEST");
   throw new ZulipApiError(code, answer.msg, typeof retryAfter === "number" ? retryAfter * 1000 : undefined);
+}
+
+/**
+ * Which failures to reach Zulip a call may be made again after. `unsent`: only those that prove the request never
+ * got there (no connection, no address), for a call that would act twice, as a send would post the message twice.
+ * `any`: also a timeout, a cut connection or a proxy's non-JSON error page, for a call that is the same done twice.
+ */
+export type Repeat = "unsent" | "any";
+
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** Whether `err` says Zulip could not be reached, in a way `repeat` allows to try again after. */
+export function mayRepeat(err: unknown, repeat: Repeat): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (err.name === "FetchError" && typeof code === "string" && NEVER_SENT.has(code)) return true;
+  if (repeat === "unsent") return false;
+  // node-fetch's network errors, zulip-js's error for a body that is not JSON (it carries the response), our timeout.
+  return err.name === "FetchError" || "res" in err || (err instanceof ZulipApiError && err.code === "TIMEOUT");
 }
 
 async function withTimeout<T>(what: string, ms: number, call: Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -87,39 +108,54 @@ async function withTimeout<T>(what: string, ms: number, call: Promise<T>, signal
 export interface ZulipApiOptions {
   /** Told of each rate-limit wait (for the log). */
   onRateLimited?: (what: string, waitMs: number) => void;
+  /** Told of each wait before trying again a call that could not reach Zulip (for the log). */
+  onUnreachable?: (what: string, waitMs: number, err: Error) => void;
   /** Ends rate-limit waits at shutdown. */
   signal?: AbortSignal;
 }
 
 /**
  * The bot's Zulip client: zulip-js for the wire, with what it lacks added here: error bodies become exceptions,
- * every request gets a timeout, and a rate-limited call waits the `retry-after` Zulip gave and is made again (a
- * 429 means the request was not applied, so repeating it cannot double a message).
+ * every request gets a timeout, a rate-limited call waits the `retry-after` Zulip gave and is made again (a 429
+ * means the request was not applied, so repeating it cannot double a message), and a call that could not reach
+ * Zulip is made again a few times as its `Repeat` allows, so that a Zulip restart does not lose a reply.
  */
 export async function connectZulip(credentials: ZulipCredentials, options: ZulipApiOptions = {}): Promise<ZulipApi> {
   const client = await connect({ realm: credentials.realm, username: credentials.email, apiKey: credentials.apiKey });
 
-  async function call<T>(what: string, request: () => Promise<zulip.Answer<T>>, timeoutMs = REQUEST_TIMEOUT_MS) {
-    for (let waits = 0; ; waits++) {
+  async function call<T>(
+    what: string,
+    repeat: Repeat,
+    request: () => Promise<zulip.Answer<T>>,
+    timeoutMs = REQUEST_TIMEOUT_MS,
+  ) {
+    for (let rateLimited = 0, unreachable = 0; ; ) {
+      let waitMs: number;
       try {
         return unwrap(await withTimeout(what, timeoutMs, request()));
       } catch (err) {
-        if (!(err instanceof ZulipApiError) || err.code !== "RATE_LIMIT_HIT" || waits >= MAX_RATE_LIMIT_WAITS) {
+        if (err instanceof ZulipApiError && err.code === "RATE_LIMIT_HIT" && rateLimited < MAX_RATE_LIMIT_WAITS) {
+          rateLimited++;
+          waitMs = Math.min(MAX_RATE_LIMIT_WAIT_MS, Math.max(100, err.retryAfterMs ?? 1000));
+          options.onRateLimited?.(what, waitMs);
+        } else if (unreachable < UNREACHABLE_WAITS_MS.length && mayRepeat(err, repeat)) {
+          waitMs = UNREACHABLE_WAITS_MS[unreachable++] as number;
+          options.onUnreachable?.(what, waitMs, err as Error);
+        } else {
           throw err;
         }
-        const waitMs = Math.min(MAX_RATE_LIMIT_WAIT_MS, Math.max(100, err.retryAfterMs ?? 1000));
-        options.onRateLimited?.(what, waitMs);
-        await sleep(waitMs, undefined, { signal: options.signal });
       }
+      await sleep(waitMs, undefined, { signal: options.signal });
     }
   }
 
   return {
-    me: () => call("users/me", () => client.users.me.getProfile()),
+    me: () => call("users/me", "any", () => client.users.me.getProfile()),
     async register() {
       // No narrow: a narrow is an AND of its terms, so none brings both direct messages and stream mentions (a
       // queue narrowed to DMs misses mentions). The bot filters by message type and its `mentioned` flag instead.
-      const registered = await call("register", () =>
+      // A second register would leave a queue nobody polls, so only a request that never got there is made again.
+      const registered = await call("register", "unsent", () =>
         client.queues.register({ event_types: ["message"], apply_markdown: "false" }),
       );
       return {
@@ -144,11 +180,11 @@ export async function connectZulip(credentials: ZulipCredentials, options: Zulip
       return unwrap(answer).events;
     },
     async deregister(queueId) {
-      await call("deregister", () => client.queues.deregister({ queue_id: queueId }));
+      await call("deregister", "any", () => client.queues.deregister({ queue_id: queueId }));
     },
     async messagesAfter(afterId) {
       const read = (operand: string) =>
-        call(`messages is:${operand}`, () =>
+        call(`messages is:${operand}`, "any", () =>
           client.messages.retrieve({
             anchor: afterId,
             include_anchor: "false",
@@ -166,14 +202,20 @@ export async function connectZulip(credentials: ZulipCredentials, options: Zulip
       return [...byId.values()].sort((a, b) => a.id - b.id);
     },
     async sendDirect(userId, content) {
-      const sent = await call("send", () => client.messages.send({ type: "direct", to: [userId], content }));
+      const sent = await call("send", "unsent", () => client.messages.send({ type: "direct", to: [userId], content }));
       return sent.id;
     },
     async edit(messageId, content) {
-      await call("edit", () => client.messages.update({ message_id: messageId, content }));
+      await call("edit", "any", () => client.messages.update({ message_id: messageId, content }));
     },
     async delete(messageId) {
-      await call("delete", () => client.messages.deleteById({ message_id: messageId }));
+      try {
+        await call("delete", "any", () => client.messages.deleteById({ message_id: messageId }));
+      } catch (err) {
+        // The message is gone either way: its sender deleted it first, or our own earlier try did and its answer
+        // was lost. Only ids the bot received are deleted, so the id is not a wrong one.
+        if (!(err instanceof ZulipApiError && err.message === "Invalid message(s)")) throw err;
+      }
     },
   };
 }

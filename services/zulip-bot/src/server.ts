@@ -61,6 +61,8 @@ export async function startBot(config: Config, log: Logger): Promise<RunningBot>
   const api = await connectZulip(config.zulip, {
     signal: stopping.signal,
     onRateLimited: (what, waitMs) => log.warn({ call: what, waitMs }, "Zulip rate limit hit; waiting its retry-after"),
+    onUnreachable: (what, waitMs, err) =>
+      log.warn({ call: what, waitMs, reason: err.message }, "could not reach Zulip; trying again"),
   });
   const bot = await whoAmI(api, log, stopping.signal);
   const client = createTotpClient({ ...config.totp, maxAttempts: CORE_ATTEMPTS, backoffMs: CORE_BACKOFF_MS });

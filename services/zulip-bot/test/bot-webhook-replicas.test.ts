@@ -90,6 +90,34 @@ describe("two webhook replicas behind one Service, and a totp-core that stops an
     await expectTheCodeOnce(sent, before, seed, askedAt);
   });
 
+  it("answers a code whose reply finds Zulip refusing connections exactly once, when Zulip is back", async () => {
+    const seed = newSecret();
+    secrets.push(seed);
+    expect((await ask(fx, fx.alice, `add outage ${seed}`)).visibleText).toMatch(/^Stored outage/);
+    const before = botDms(fx, fx.alice).length;
+    const askedAt = Date.now();
+    let sent = 0;
+    let zulipDown: Promise<void> = Promise.resolve();
+    try {
+      // The core held until Zulip has its webhook answer, so that the reply is sent while Zulip is down.
+      fx.core.process.kill("SIGSTOP");
+      sent = fx.zulip.sendDm(fx.alice, fx.bot, "code outage");
+      await fx.zulip.waitFor(() => fx.zulip.webhookDeliveries.find((d) => d.messageId === sent && d.status === 200), {
+        what: "the webhook answered",
+      });
+      zulipDown = fx.zulip.refuseConnectionsFor(3000);
+    } finally {
+      fx.core.process.kill("SIGCONT");
+    }
+    await zulipDown;
+    await expectTheCodeOnce(sent, before, seed, askedAt);
+    const retried = replicas.map((r) => r.stdout.split("\n").filter((l) => l.includes("could not reach Zulip")).length);
+    expect(
+      retried.reduce((a, b) => a + b),
+      "the replica's tries logged",
+    ).toBeGreaterThan(0);
+  });
+
   /**
    * The code, not "unavailable", within the core wait (the replica waited for the core longer than Zulip waits for
    * a webhook), and only once.

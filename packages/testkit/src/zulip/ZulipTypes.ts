@@ -172,6 +172,9 @@ export interface ZulipServer {
   /** As a server restart: every queue is lost and open connections are cut, so a held poll fails with a network
    *  error and the next poll gets BAD_EVENT_QUEUE_ID. Users, streams and messages stay. */
   restart(): void;
+  /** As a Zulip that is down with nothing in front of it: open connections are cut and the port refuses new ones
+   *  for `durationMs`, then takes them again. Resolves once it does. Everything stored stays. */
+  refuseConnectionsFor(durationMs: number): Promise<void>;
   /** Rate-limit windows, as Zulip's: the next call of `user` (or of anyone) answers 429 RATE_LIMIT_HIT with
    *  Retry-After `retryAfterSeconds` (default 1), and every call of that user is refused, with the time left, until
    *  those seconds have passed. `count` windows open in turn, each at the first call after the previous one ended. */

@@ -29,7 +29,8 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     server.once("error", reject);
     server.listen(0, host, () => resolve());
   });
-  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host}:${port}`;
   const realm = new ZulipRealm({
     url,
     heartbeatMs: options.heartbeatMs ?? 50_000,
@@ -193,6 +194,20 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     restart: () => {
       realm.dropQueues();
       server.closeAllConnections();
+    },
+    refuseConnectionsFor: async (durationMs) => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await stopped;
+      await new Promise((resolve) => setTimeout(resolve, durationMs));
+      // The same port again, so clients configured with the URL find it back.
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
     },
     rateLimitNext: (count, limitOptions) =>
       limiter.inject(
