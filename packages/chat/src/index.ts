@@ -33,6 +33,7 @@ export { handleImage } from "./handleImage.js";
 export { handleMessage } from "./handleMessage.js";
 export { notAllowedReply } from "./helpReply.js";
 export { isLabel, labelProblem, MAX_LABEL_LENGTH } from "./labelRule.js";
+export { neverReachedServer } from "./neverReachedServer.js";
 export { type ChatCommand, parseCommand } from "./parseCommand.js";
 export { principalOf } from "./principalOf.js";
 export { type HealthServer, type ReadinessCheck, startHealthServer } from "./startHealthServer.js";

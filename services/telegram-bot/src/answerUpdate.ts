@@ -34,7 +34,11 @@ export interface AnswerDeps {
 /** A Bot API call, with 429 and 5xx waited out; the log learns of each wait (method and delay, nothing else). */
 function call<T>(deps: AnswerDeps, method: string, run: () => Promise<T>): Promise<T> {
   return withTelegramRetry(run, {
-    onWait: (waitMs, err) => deps.log.warn({ method, waitMs, code: err.code }, "Telegram asked to wait; retrying"),
+    onWait: (waitMs, err) =>
+      deps.log.warn(
+        { method, waitMs, code: err instanceof TelegramError ? err.code : (err as { code?: unknown }).code },
+        "Bot API call failed (flood control, a 5xx or no connection); trying again after the wait",
+      ),
   });
 }
 

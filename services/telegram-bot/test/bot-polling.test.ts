@@ -121,6 +121,33 @@ describe("telegram-bot in long polling: the real bot process, telegraf, totp-cor
     expect((accepted?.at ?? 0) - (refused?.at ?? 0)).toBeGreaterThanOrEqual(950);
   });
 
+  it("delivers a reply that finds the Bot API refusing connections, once it takes them again", async () => {
+    // The polls that can hand the update out: the one held now, and those made later.
+    const before = world.tg.requests.length;
+    const polls = () =>
+      world.tg.requests.filter((r, i) => r.method === "getUpdates" && (i >= before || r.status === 0));
+    const held = new Set(polls());
+    let sent = 0;
+    let apiDown: Promise<void> = Promise.resolve();
+    try {
+      // totp-core held while the bot takes the update, so that its reply goes out while the Bot API is down.
+      world.core.process.kill("SIGSTOP");
+      sent = world.tg.sendText(alice, "/code shop");
+      await world.tg.waitFor(() => [...held, ...polls()].some((r) => r.status === 200), {
+        what: "the update handed to the bot",
+      });
+      // Time for the answer to cross the socket before the server cuts it.
+      await sleep(300);
+      apiDown = world.tg.refuseConnectionsFor(2000);
+    } finally {
+      world.core.process.kill("SIGCONT");
+    }
+    await apiDown;
+    secrets.add(shownCode(await botReplyAfter(world.tg, alice.id, sent)));
+    expect(world.tg.chat(alice.id).filter((m) => m.from === "bot" && m.messageId > sent)).toHaveLength(1);
+    expect(bot.process.stdout).toMatch(/"code":"ECONNREFUSED".*trying again/);
+  });
+
   it("still deletes a photo it could not download, and asks for it again", async () => {
     const seed = newSecret();
     secrets.add(seed);

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
+import { neverReachedServer } from "@totp-custody/chat";
 import type { ZulipCredentials } from "./config.js";
 import type * as zulip from "./zulip-js.js";
 
@@ -78,14 +79,10 @@ function unwrap<T>(answer: zulip.Answer<T>): zulip.Success & T {
  */
 export type Repeat = "unsent" | "any";
 
-const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN"]);
-
 /** Whether `err` says Zulip could not be reached, in a way `repeat` allows to try again after. */
-export function mayRepeat(err: unknown, repeat: Repeat): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (err.name === "FetchError" && typeof code === "string" && NEVER_SENT.has(code)) return true;
-  if (repeat === "unsent") return false;
+function mayRepeat(err: unknown, repeat: Repeat): boolean {
+  if (neverReachedServer(err)) return true;
+  if (repeat === "unsent" || !(err instanceof Error)) return false;
   // node-fetch's network errors, zulip-js's error for a body that is not JSON (it carries the response), our timeout.
   return err.name === "FetchError" || "res" in err || (err instanceof ZulipApiError && err.code === "TIMEOUT");
 }

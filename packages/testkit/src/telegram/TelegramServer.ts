@@ -110,6 +110,9 @@ export interface TelegramServer {
   readonly specViolations: SpecViolation[];
   webhookInfo(): TgWebhookInfo;
   failNext(count: number, fault?: TelegramFault): void;
+  /** As the Bot API down: open connections are cut and the port refuses new ones for `durationMs`, then takes
+   *  them again. Resolves once it does. */
+  refuseConnectionsFor(durationMs: number): Promise<void>;
   postToWebhook(
     update: TgUpdate | string,
     options?: { secret?: string | null },

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type EventuallyOptions, eventually } from "../eventually.js";
+import { refuseConnectionsFor } from "../refuseConnectionsFor.js";
 import { BotApiError } from "./BotApiError.js";
 import { ChatStore, type StoredChat } from "./ChatStore.js";
 import { commandEntities } from "./commandEntities.js";
@@ -569,6 +570,7 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
         remaining: count,
       });
     },
+    refuseConnectionsFor: (durationMs) => refuseConnectionsFor(server, durationMs),
     async postToWebhook(update, postOptions = {}) {
       if (webhook === undefined) throw new Error("no webhook is set");
       const secret = postOptions.secret === undefined ? webhook.secret : (postOptions.secret ?? undefined);

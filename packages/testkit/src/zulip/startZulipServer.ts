@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { eventually } from "../eventually.js";
+import { refuseConnectionsFor } from "../refuseConnectionsFor.js";
 import { RateLimiter } from "./RateLimiter.js";
 import { readBoolean } from "./readParam.js";
 import { readRequestParams } from "./readRequestParams.js";
@@ -29,8 +30,7 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
     server.once("error", reject);
     server.listen(0, host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host}:${port}`;
+  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
   const realm = new ZulipRealm({
     url,
     heartbeatMs: options.heartbeatMs ?? 50_000,
@@ -195,20 +195,7 @@ export async function startZulipServer(options: ZulipServerOptions = {}): Promis
       realm.dropQueues();
       server.closeAllConnections();
     },
-    refuseConnectionsFor: async (durationMs) => {
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await stopped;
-      await new Promise((resolve) => setTimeout(resolve, durationMs));
-      // The same port again, so clients configured with the URL find it back.
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-    },
+    refuseConnectionsFor: (durationMs) => refuseConnectionsFor(server, durationMs),
     rateLimitNext: (count, limitOptions) =>
       limiter.inject(
         count,
