@@ -244,8 +244,8 @@ onCluster("the chart on a real cluster", { timeout: HELM_STEP_MS }, () => {
 
     const asked = Date.now();
     const reply = await zulipReply(user, "code cluster");
-    expect(reply.spoilers).toHaveLength(1);
-    const code = /^`(\d+)`$/.exec(reply.spoilers[0]?.body.trim() ?? "")?.[1] ?? "";
+    expect(reply.asSent.spoilers).toHaveLength(1);
+    const code = /^`(\d+)`$/.exec(reply.asSent.spoilers[0]?.body.trim() ?? "")?.[1] ?? "";
     secrets.add(code);
     expect(codesBetween(seed, asked - 1000, Date.now() + 1000)).toContain(code);
   });
@@ -344,11 +344,15 @@ onCluster("the chart on a real cluster", { timeout: HELM_STEP_MS }, () => {
     expect(await kubectl(["get", "pods", "-o", "name"])).toBe("");
   });
 
+  /** The bot's reply as sent (its code message may be edited to expired before the test looks). */
   function telegramReply(user: TgUser, after: number) {
-    return telegram.waitFor(() => telegram.chat(user.id).find((m) => m.from === "bot" && m.messageId > after), {
-      timeoutMs: 60_000,
-      what: `the Telegram bot's reply after message ${after}`,
-    });
+    return telegram.waitFor(
+      () => {
+        const reply = telegram.chat(user.id).find((m) => m.from === "bot" && m.messageId > after);
+        return reply && telegram.messageAsSent(user.id, reply.messageId);
+      },
+      { timeoutMs: 60_000, what: `the Telegram bot's reply after message ${after}` },
+    );
   }
 
   async function zulipReply(user: ZulipUser, content: string) {

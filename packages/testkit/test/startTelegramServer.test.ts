@@ -337,6 +337,12 @@ describe("startTelegramServer with the real telegraf, methods", () => {
     });
     await bot.telegram.editMessageText(judy.id, sent.message_id, undefined, "expired");
     expect(tg.message(judy.id, sent.message_id)).toMatchObject({ text: "expired", edits: 1, buttons: [] });
+    // The first version stays readable as sent, its button too.
+    expect(tg.messageAsSent(judy.id, sent.message_id)).toMatchObject({
+      text: "code 1",
+      edits: 0,
+      buttons: [[{ text: "Refresh", callback_data: "r" }]],
+    });
     await expect(bot.telegram.editMessageText(judy.id, 999, undefined, "x")).rejects.toMatchObject({
       description: "Bad Request: message to edit not found",
     });

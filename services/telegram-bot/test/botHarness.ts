@@ -169,12 +169,18 @@ export async function startBotProcess(world: BotWorld, env: NodeJS.ProcessEnv = 
   };
 }
 
-/** The first message the bot sent in `chatId` after message `after`. */
+/**
+ * The first message the bot sent in `chatId` after message `after`, as it was sent: a code with little time left
+ * can be edited to expired, or deleted, before the test first looks.
+ */
 export function botReplyAfter(tg: TelegramServer, chatId: number, after: number): Promise<TelegramSeenMessage> {
-  return tg.waitFor(() => tg.chat(chatId).find((m) => m.from === "bot" && m.messageId > after), {
-    timeoutMs: 60_000,
-    what: `a bot reply after message ${after} in chat ${chatId}`,
-  });
+  return tg.waitFor(
+    () => {
+      const reply = tg.chat(chatId).find((m) => m.from === "bot" && m.messageId > after);
+      return reply && tg.messageAsSent(chatId, reply.messageId);
+    },
+    { timeoutMs: 60_000, what: `a bot reply after message ${after} in chat ${chatId}` },
+  );
 }
 
 /** The accepted Bot API call of `method` about message `messageId` in `chatId` (a deletion, an edit). */

@@ -4,6 +4,8 @@ import type { TgChat, TgMessage } from "./TelegramTypes.js";
 export interface StoredMessage {
   /** The Message as the bot last saw it (edits replace it). */
   raw: TgMessage;
+  /** The Message as first sent, kept because an edit can come before a test looks. */
+  sent: TgMessage;
   from: "bot" | "user";
   deleted: boolean;
   edits: number;
@@ -55,7 +57,7 @@ export class ChatStore {
       chat: chat.chat,
       date: Math.floor(Date.now() / 1000),
     };
-    const stored: StoredMessage = { raw, from, deleted: false, edits: 0 };
+    const stored: StoredMessage = { raw, sent: raw, from, deleted: false, edits: 0 };
     chat.messages.push(stored);
     return stored;
   }

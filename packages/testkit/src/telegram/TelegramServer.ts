@@ -103,6 +103,9 @@ export interface TelegramServer {
   injectUpdate(update: Omit<TgUpdate, "update_id">): number;
   chat(chatId: number): SeenMessage[];
   message(chatId: number, messageId: number): SeenMessage | undefined;
+  /** The message as it was first sent, before any edit or deletion: a short-lived message can be edited before the
+   *  test first looks at it. */
+  messageAsSent(chatId: number, messageId: number): SeenMessage | undefined;
   readonly botMessages: SeenMessage[];
   readonly callbackAnswers: CallbackAnswer[];
   readonly commands: TgBotCommand[];

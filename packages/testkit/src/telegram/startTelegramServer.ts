@@ -546,6 +546,12 @@ export async function startTelegramServer(options: TelegramServerOptions = {}): 
       const message = chats.find(chatId)?.messages.find((candidate) => candidate.raw.message_id === messageId);
       return message === undefined ? undefined : seenMessage(chatId, message);
     },
+    messageAsSent(chatId, messageId) {
+      const message = chats.find(chatId)?.messages.find((candidate) => candidate.raw.message_id === messageId);
+      return message === undefined
+        ? undefined
+        : seenMessage(chatId, { ...message, raw: message.sent, deleted: false, edits: 0 });
+    },
     get botMessages() {
       return chats
         .all()
