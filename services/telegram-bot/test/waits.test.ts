@@ -1,4 +1,6 @@
-import { TelegramError } from "telegraf";
+import { createServer } from "node:net";
+import { freePort } from "@totp-custody/testkit";
+import { Telegram, TelegramError } from "telegraf";
 import { describe, expect, it } from "vitest";
 import { CodeExpiry } from "../src/CodeExpiry.js";
 import { retryDelayMs, withTelegramRetry } from "../src/withTelegramRetry.js";
@@ -46,6 +48,28 @@ describe("withTelegramRetry", () => {
     expect(retryDelayMs(unavailable, 1)).toBe(500);
     expect(retryDelayMs(unavailable, 3)).toBe(2000);
     expect(retryDelayMs(new Error("socket hang up"), 1)).toBeUndefined();
+  });
+
+  it("backs off after telegraf's error for a refused connection, not after a cut one", async () => {
+    const telegram = (port: number) => new Telegram("123:abc", { apiRoot: `http://127.0.0.1:${port}/` });
+    const refused = await telegram(await freePort())
+      .getMe()
+      .catch((err: unknown) => err);
+    expect(refused).toMatchObject({ name: "FetchError", code: "ECONNREFUSED" });
+    expect(retryDelayMs(refused, 1)).toBe(500);
+    expect(retryDelayMs(refused, 2)).toBe(1000);
+    // A server that takes the request and closes the connection: it may have acted on it.
+    const cutting = createServer((socket) => socket.once("data", () => socket.destroy()));
+    await new Promise<void>((resolve) => cutting.listen(0, "127.0.0.1", resolve));
+    try {
+      const cut = await telegram((cutting.address() as { port: number }).port)
+        .getMe()
+        .catch((err: unknown) => err);
+      expect(cut).toMatchObject({ name: "FetchError", code: "ECONNRESET" });
+      expect(retryDelayMs(cut, 1)).toBeUndefined();
+    } finally {
+      await new Promise((resolve) => cutting.close(resolve));
+    }
   });
 });
 

@@ -77,7 +77,7 @@ function unwrap<T>(answer: zulip.Answer<T>): zulip.Success & T {
  * got there (no connection, no address), for a call that would act twice, as a send would post the message twice.
  * `any`: also a timeout, a cut connection or a proxy's non-JSON error page, for a call that is the same done twice.
  */
-export type Repeat = "unsent" | "any";
+type Repeat = "unsent" | "any";
 
 /** Whether `err` says Zulip could not be reached, in a way `repeat` allows to try again after. */
 function mayRepeat(err: unknown, repeat: Repeat): boolean {
