@@ -61,10 +61,7 @@ describe("two webhook replicas behind one Service, and a totp-core that stops an
   });
 
   it("answers a code asked while totp-core is stopped past Zulip's timeout exactly once, when the core is back", async () => {
-    const seed = newSecret();
-    secrets.push(seed);
-    expect((await ask(fx, fx.alice, `add held ${seed}`)).visibleText).toMatch(/^Stored held/);
-    const before = botDms(fx, fx.alice).length;
+    const { seed, before } = await addLabel("held");
     const askedAt = Date.now();
     let sent = 0;
     try {
@@ -79,10 +76,7 @@ describe("two webhook replicas behind one Service, and a totp-core that stops an
   });
 
   it("answers a code asked while totp-core is down past Zulip's timeout (killed, started again) exactly once", async () => {
-    const seed = newSecret();
-    secrets.push(seed);
-    expect((await ask(fx, fx.alice, `add restarted ${seed}`)).visibleText).toMatch(/^Stored restarted/);
-    const before = botDms(fx, fx.alice).length;
+    const { seed, before } = await addLabel("restarted");
     const restarting = fx.restartCore(ZULIP_WEBHOOK_TIMEOUT_MS + 2000);
     const askedAt = Date.now();
     const sent = fx.zulip.sendDm(fx.alice, fx.bot, "code restarted");
@@ -91,10 +85,7 @@ describe("two webhook replicas behind one Service, and a totp-core that stops an
   });
 
   it("answers a code whose reply finds Zulip refusing connections exactly once, when Zulip is back", async () => {
-    const seed = newSecret();
-    secrets.push(seed);
-    expect((await ask(fx, fx.alice, `add outage ${seed}`)).visibleText).toMatch(/^Stored outage/);
-    const before = botDms(fx, fx.alice).length;
+    const { seed, before } = await addLabel("outage");
     const askedAt = Date.now();
     let sent = 0;
     let zulipDown: Promise<void> = Promise.resolve();
@@ -117,6 +108,14 @@ describe("two webhook replicas behind one Service, and a totp-core that stops an
       "the replica's tries logged",
     ).toBeGreaterThan(0);
   });
+
+  /** A new label of alice's, and how many messages the bot had sent her by then. */
+  async function addLabel(label: string): Promise<{ seed: string; before: number }> {
+    const seed = newSecret();
+    secrets.push(seed);
+    expect((await ask(fx, fx.alice, `add ${label} ${seed}`)).visibleText).toMatch(new RegExp(`^Stored ${label}`));
+    return { seed, before: botDms(fx, fx.alice).length };
+  }
 
   /**
    * The code, not "unavailable", within the core wait (the replica waited for the core longer than Zulip waits for
