@@ -1,4 +1,4 @@
-import { type BenchResults, type Measured, median, type Series } from "./report.js";
+import { type BenchResults, type Measured, median, type Series, serverCpuMsPerThousand } from "./report.js";
 
 /** A goal for a ratio: at least, at most or exactly `value`. */
 export interface Bound {
@@ -101,7 +101,6 @@ export function benchRatios(r: RatioInputs): Record<string, Ratio> {
   // The cost of a change: this checkout against each one given to --compare. Each round measured both back to back,
   // so the ratio is the median of the rounds' own ratios: the machine's pace, which moves between rounds by more
   // than the 3 % looked for, then mostly cancels out.
-  const perCallCpu = (m: Measured) => m.serverCpuSeconds / m.ok;
   const paired = (series: Series, f: (core: Measured, other: Measured) => number) =>
     median(r.core.rounds.map((core, i) => f(core, series.rounds[i] as Measured)));
   for (const { commit, series } of r.compared) {
@@ -112,7 +111,7 @@ export function benchRatios(r: RatioInputs): Record<string, Ratio> {
     );
     ratios[`${commit}_ToCoreServerCpuPerCall`] = ratio(
       `server CPU per call of the totp-core of ${commit} (--compare) / totp-core server CPU per call, median of the rounds' ratios`,
-      paired(series, (core, other) => perCallCpu(other) / perCallCpu(core)),
+      paired(series, (core, other) => serverCpuMsPerThousand(other) / serverCpuMsPerThousand(core)),
       { op: ">=", value: 0.97 },
     );
   }

@@ -100,6 +100,9 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** Server CPU milliseconds per 1000 calls (microseconds per call) of one measured run. */
+export const serverCpuMsPerThousand = (m: Measured): number => (m.serverCpuSeconds / m.ok) * 1e6;
+
 export function series(name: string, rounds: Measured[]): Series {
   return {
     name,
@@ -109,7 +112,7 @@ export function series(name: string, rounds: Measured[]): Series {
       p50Ms: median(rounds.map((r) => r.p50Ms)),
       p90Ms: median(rounds.map((r) => r.p90Ms)),
       p99Ms: median(rounds.map((r) => r.p99Ms)),
-      serverCpuMsPerThousand: median(rounds.map((r) => (r.serverCpuSeconds / r.ok) * 1e6)),
+      serverCpuMsPerThousand: median(rounds.map(serverCpuMsPerThousand)),
       clientCpuMsPerThousand: median(rounds.map((r) => (r.loadGeneratorCpuSeconds / r.ok) * 1e6)),
     },
   };

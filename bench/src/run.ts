@@ -335,10 +335,12 @@ async function main(options: BenchOptions): Promise<void> {
 
   const requests = labels.map((label) => ({ label }));
   const enginePaths = labels.map((label) => `/v1/totp/code/${label}`);
-  const loadCore = (s: LoadShape) => () => runGhz(coreTarget, requests, s);
-  const loadShared = (s: LoadShape) => () => runGhz(sharedTarget, requests, s);
-  const loadCompared = (core: RunningCore, s: LoadShape) => () => runGhz(target(core.address), requests, s);
-  const loadEcho = (s: LoadShape) => () => runGhz(echoTarget, requests, s);
+  /** A ghz run of `shape` against a gRPC target, the same labels for every one of them. */
+  const loadOn = (grpcTarget: GrpcTarget) => (s: LoadShape) => () => runGhz(grpcTarget, requests, s);
+  const loadCore = loadOn(coreTarget);
+  const loadShared = loadOn(sharedTarget);
+  const loadEcho = loadOn(echoTarget);
+  const loadCompared = (core: RunningCore, s: LoadShape) => loadOn(target(core.address))(s);
   const loadEngine = (s: LoadShape) => () => runWrk(engineVault, enginePaths, s);
 
   log(`warming up each target for ${options.warmupSeconds} s`);

@@ -36,7 +36,8 @@ function call<T>(deps: AnswerDeps, method: string, run: () => Promise<T>): Promi
   return withTelegramRetry(run, {
     onWait: (waitMs, err) =>
       deps.log.warn(
-        { method, waitMs, code: err instanceof TelegramError ? err.code : (err as { code?: unknown }).code },
+        // Telegram's status (TelegramError) or the connection's error code (node-fetch's FetchError).
+        { method, waitMs, code: (err as { code?: unknown }).code },
         "Bot API call failed (flood control, a 5xx or no connection); trying again after the wait",
       ),
   });

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,16 +24,12 @@ try {
 }
 `;
 
-const take = (path: string) =>
-  new Promise<string>((resolve, reject) => {
-    const child = spawn("node", ["--input-type=module", "-e", TAKE, path], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("exit", () => resolve(out));
-  });
+/** What one process said: "held" or "refused" (stderr kept by runProcess, for a failure's message). */
+const take = async (path: string): Promise<string> => {
+  const child = runProcess("node", ["--input-type=module", "-e", TAKE, path]);
+  await child.exited;
+  return child.stdout || child.stderr;
+};
 
 /**
  * A process killed without removing its lock leaves a lock file that the next start takes over. Started together

@@ -45,7 +45,7 @@ export class FileLock {
         const current = await readLockFile(lockPath);
         // Gone between the link and the read: another process is taking a dead holder's lock over; try again.
         if (current === undefined && attempt < MAX_ATTEMPTS) continue;
-        const named = current === undefined ? undefined : holderOf(current);
+        const named = holderOf(current);
         if (attempt >= MAX_ATTEMPTS || (named && !isDead(named))) {
           const who = named ? `totp-core pid ${named.pid} on ${named.host} since ${named.since}` : "another process";
           throw new Error(
@@ -62,8 +62,7 @@ export class FileLock {
 
   /** Removes the lock file, if it is still ours. */
   async release(): Promise<void> {
-    const text = await readLockFile(this.#lockPath);
-    const current = text === undefined ? undefined : holderOf(text);
+    const current = holderOf(await readLockFile(this.#lockPath));
     if (current?.pid === this.#holder.pid && current.since === this.#holder.since) {
       await rm(this.#lockPath, { force: true });
     }
@@ -86,8 +85,7 @@ async function takeOver(lockPath: string, stale: string, staged: string): Promis
     await link(staged, takeover);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    const other = await readLockFile(takeover);
-    const otherHolder = other === undefined ? undefined : holderOf(other);
+    const otherHolder = holderOf(await readLockFile(takeover));
     if (otherHolder === undefined || isDead(otherHolder)) await rm(takeover, { force: true });
     await sleep(TAKEOVER_PAUSE_MS);
     return;
@@ -109,8 +107,9 @@ async function readLockFile(lockPath: string): Promise<string | undefined> {
   }
 }
 
-/** The holder named in a lock file's text; undefined when it names none (then it is anyone's to take). */
-function holderOf(text: string): Holder | undefined {
+/** The holder named in a lock file's text; undefined when the file is gone or names none (anyone's to take). */
+function holderOf(text: string | undefined): Holder | undefined {
+  if (text === undefined) return undefined;
   try {
     const { pid, host, since } = JSON.parse(text) as Partial<Holder>;
     return typeof pid === "number" && typeof host === "string" && typeof since === "string"
